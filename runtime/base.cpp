@@ -1,0 +1,86 @@
+// base.cpp — fatal errors, time, SpinLock slow path, futex Note, fastrand.
+#include "runtime/base.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+
+namespace gort {
+
+void throw_fatal(const char* msg) {
+  std::fprintf(stderr, "fatal error: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+void throw_fatalf(const char* fmt, ...) {
+  std::fputs("fatal error: ", stderr);
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+  std::abort();
+}
+
+int64_t nanotime() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void SpinLock::lock_slow() {
+  for (int i = 0;; i++) {
+    if (!locked_.load(std::memory_order_relaxed) &&
+        !locked_.exchange(true, std::memory_order_acquire))
+      return;
+    if (i < 64) {
+      cpu_relax();
+    } else {
+      sched_yield();
+    }
+  }
+}
+
+static long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val,
+                 ts, nullptr, 0);
+}
+
+void Note::wakeup() {
+  if (key_.exchange(1, std::memory_order_release) != 0) GORT_THROW("notewakeup: double wakeup");
+  futex(&key_, FUTEX_WAKE, 1, nullptr);
+}
+
+void Note::sleep() { timed_sleep(-1); }
+
+bool Note::timed_sleep(int64_t ns) {
+  int64_t deadline = ns >= 0 ? nanotime() + ns : 0;
+  while (key_.load(std::memory_order_acquire) == 0) {
+    if (ns < 0) {
+      futex(&key_, FUTEX_WAIT, 0, nullptr);
+      continue;
+    }
+    int64_t left = deadline - nanotime();
+    if (left <= 0) return key_.load(std::memory_order_acquire) != 0;
+    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    futex(&key_, FUTEX_WAIT, 0, &ts);
+  }
+  return true;
+}
+
+uint32_t fastrand() {
+  thread_local uint64_t s = cputicks() | 1;
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return static_cast<uint32_t>(s >> 32);
+}
+
+}  // namespace gort

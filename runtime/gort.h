@@ -1,0 +1,168 @@
+// gort.h — the goroutine runtime's public API: start the runtime, spawn
+// goroutines, yield, sleep, preemption safepoints, goroutine identity and
+// labels. Channels, select and sync primitives have their own headers
+// (chan.h, select.h, sync.h); the Asio netpoller is in netpoll.h.
+//
+// Usage:
+//   int main() {
+//     return gort::run_main([] {
+//       gort::WaitGroup wg;
+//       wg.add(1);
+//       gort::go([&] { work(); wg.done(); });
+//       wg.wait();
+//     });
+//   }
+//
+// Goroutines are cooperative at safepoints: channel and lock operations,
+// allocation, sleep/yield, and preempt_check(), which CPU-bound loops call.
+// sysmon asks a goroutine that has run for 10 ms to yield at its next
+// safepoint.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/base.h"
+#include "runtime/g.h"
+
+namespace gort {
+
+struct Config {
+  int gomaxprocs = 0;               // 0: $GOMAXPROCS, else the CPUs we may run on
+  size_t stack_bytes = 0;           // 0: $GORT_STACK_KB or 256 KiB per goroutine slot
+  int64_t schedtrace_ms = -1;       // -1: from $GODEBUG=schedtrace=MS
+  int scheddetail = -1;             // -1: from $GODEBUG=scheddetail=1
+};
+
+// run_main starts the runtime on the calling thread (which becomes M0), runs
+// main_fn as the main goroutine and returns its exit code (0) once it returns.
+// Goroutines still parked at that point are discarded without unwinding, as
+// Go discards them when main returns. Not reentrant; may be called again
+// after it returns.
+int run_main(std::function<void()> main_fn, Config cfg = {});
+
+// running reports whether the calling code runs on a goroutine.
+bool on_goroutine();
+
+namespace detail {
+// spawn creates a goroutine running entry(arg); the caller has placed arg at
+// stack top via stack_top_for_closure.
+G* alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** closure_mem);
+void start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t gopc);
+// park_current parks the running goroutine; unlockf(g, arg) runs on the
+// scheduler stack after the switch (return false to resume at once). ready
+// makes a parked goroutine runnable. The building blocks of every blocking
+// primitive (channels, sync, netpoll).
+void park_current(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
+void ready(G* g);
+template <class F>
+void invoke_and_destroy(void* p) {
+  F* f = static_cast<F*>(p);
+  (*f)();
+  f->~F();
+}
+}  // namespace detail
+
+// go starts f on a new goroutine (Go's `go f()`). The closure is moved onto
+// the new goroutine's own stack, so spawning allocates nothing on the heap.
+// Returns the new goroutine's id.
+template <class F>
+__attribute__((noinline)) int64_t go(F&& f) {
+  using Fn = std::decay_t<F>;
+  void* mem;
+  G* g = detail::alloc_g_for_spawn(sizeof(Fn), alignof(Fn), &mem);
+  new (mem) Fn(std::forward<F>(f));
+  detail::start_g(g, &detail::invoke_and_destroy<Fn>,
+                  reinterpret_cast<uintptr_t>(&detail::invoke_and_destroy<Fn>),
+                  reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  return g->id;
+}
+
+// yield puts the calling goroutine at the back of the global run queue and
+// runs something else (Go's runtime.Gosched).
+void yield();
+
+// sleep_for parks the calling goroutine for at least d (Go's time.Sleep).
+void sleep_for(std::chrono::nanoseconds d);
+inline void sleep_ms(int64_t ms) { sleep_for(std::chrono::milliseconds(ms)); }
+
+// preempt_check is the explicit safepoint for CPU-bound loops: if sysmon or
+// a stop-the-world asked this goroutine to yield, it yields. Costs a TLS
+// load and a predictable branch otherwise.
+namespace detail {
+extern thread_local G* tls_curg;
+void preempt_park();
+void check_stack_slow(G* g);
+}  // namespace detail
+
+inline void preempt_check() {
+  G* g = detail::tls_curg;
+  if (GORT_UNLIKELY(g != nullptr && g->preempt.load(std::memory_order_relaxed))) detail::preempt_park();
+}
+
+// current_g returns the running goroutine (nullptr off-goroutine).
+G* current_g();
+// goid returns the running goroutine's id (0 off-goroutine).
+int64_t goid();
+int gomaxprocs();
+int64_t num_goroutine();
+
+// set_labels replaces the running goroutine's labels (pprof.SetGoroutineLabels);
+// goroutines it starts afterwards inherit them.
+void set_labels(Labels labels);
+Labels get_labels();
+
+// BlockingSection marks a region in which the goroutine makes a blocking
+// system call (Go's entersyscall/exitsyscall). sysmon hands the P to another
+// M if the section lasts long, so other goroutines keep running.
+class BlockingSection final {
+ public:
+  BlockingSection();
+  ~BlockingSection();
+  BlockingSection(const BlockingSection&) = delete;
+  BlockingSection& operator=(const BlockingSection&) = delete;
+};
+
+// Scheduler statistics, all monotonically increasing counters or snapshots.
+struct SchedStats {
+  int gomaxprocs = 0;
+  int64_t goroutines = 0;            // live (not dead) goroutines
+  int64_t threads = 0;               // Ms created
+  int64_t idle_procs = 0;
+  int64_t spinning_threads = 0;
+  int64_t idle_threads = 0;
+  int64_t global_runq = 0;
+  std::vector<int64_t> local_runq;   // per P
+  uint64_t goroutines_created = 0;
+  uint64_t steals = 0;               // successful steal_half operations
+  uint64_t stolen_gs = 0;
+  uint64_t preempt_requests = 0;     // sysmon/STW requests
+  uint64_t preemptions = 0;          // requests honoured at a safepoint
+  int64_t preempt_latency_max_ns = 0;
+  uint64_t preempt_latency_sum_ns = 0;
+  uint64_t handoffs = 0;             // Ps retaken from blocking sections
+  uint64_t context_switches = 0;
+  uint64_t stw_count = 0;
+  int64_t stw_max_ns = 0;            // longest time-to-stop
+  uint64_t netpoll_polls = 0;
+};
+SchedStats sched_stats();
+
+// Scheduling latency histogram (runnable -> running), buckets in seconds.
+// Upper bounds: kLatencyBounds; counts has one more slot for +Inf.
+inline constexpr int kLatencyBuckets = 12;
+extern const double kLatencyBoundsSeconds[kLatencyBuckets];
+struct LatencyHistogram {
+  uint64_t counts[kLatencyBuckets + 1] = {};
+  double sum_seconds = 0;
+  uint64_t total = 0;
+};
+LatencyHistogram sched_latency();
+
+}  // namespace gort

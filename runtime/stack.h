@@ -1,0 +1,72 @@
+// stack.h — goroutine stacks: a pooled, lazily committed arena.
+//
+// Why not one mmap per stack with a guard page: creating a guard page costs
+// ~6.8 µs (mmap + mprotect + the VMA split) and every guard page adds two
+// VMAs; the kernel's default vm.max_map_count is 65530, so guard-paged stacks
+// cap the process at ~32k goroutines. We want 1,000,000 parked goroutines.
+//
+// Design: stacks are fixed-size slots carved out of 1 GiB arena chunks mapped
+// MAP_NORESERVE; the kernel commits a page only when the goroutine touches it,
+// so a parked goroutine costs the pages its frames actually use (typically one
+// or two). Slots are recycled through per-P caches and a global free list and
+// never unmapped; an oversized global free list gives its pages back with
+// MADV_DONTNEED.
+//
+// Overflow: the bottom kStackRedZoneBytes of every slot are a red zone that a
+// correct goroutine never reaches. Every safepoint (preempt_check, parking,
+// channel and lock operations, allocation) compares the stack pointer with
+// the red-zone boundary and throws "stack overflow" naming the goroutine
+// before it can run into its neighbour. Each chunk additionally starts with a
+// PROT_NONE page so the lowest slot of a chunk faults instead of escaping.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gort {
+
+inline constexpr size_t kStackRedZoneBytes = 16 * 1024;  // never touched by a healthy G
+
+struct Stack {
+  uintptr_t lo = 0;  // lowest address of the slot (red zone starts here)
+  uintptr_t hi = 0;  // one past the highest address; the stack grows down from here
+  Stack* next = nullptr;  // free-list link (stored in the slot's header, not on the stack)
+  size_t size() const { return hi - lo; }
+  uintptr_t guard() const { return lo + kStackRedZoneBytes; }
+};
+
+// StackPool hands out stack slots of one size. Thread-safe; per-P caches
+// (StackCache) make the common path lock-free.
+class StackPool final {
+ public:
+  // init sets the slot size (rounded up to pages, at least 32 KiB); call once
+  // before any allocation.
+  static void init(size_t slot_bytes);
+  static size_t slot_bytes();
+  // alloc returns a slot; never fails (throws fatal when out of address space).
+  static Stack* alloc_global();
+  static void free_global(Stack* s);
+  // release_all unmaps every chunk (runtime shutdown).
+  static void release_all();
+  // stats
+  static size_t slots_in_use();
+  static size_t slots_total();
+  // in_arena reports whether addr lies in any stack chunk.
+  static bool in_arena(uintptr_t addr);
+};
+
+// StackCache is a P's private stack cache (no locking: only the P's owner
+// touches it).
+class StackCache final {
+ public:
+  Stack* get();
+  void put(Stack* s);
+  void flush();  // return everything to the global pool
+
+ private:
+  static constexpr int kCap = 32;
+  Stack* items_[kCap];
+  int n_ = 0;
+};
+
+}  // namespace gort

@@ -1,0 +1,65 @@
+// timer.h — runtime timers: per-P 4-ary min-heaps run by the scheduler.
+//
+// Each P owns a TimerHeap. A goroutine that sleeps puts a Timer (on its own
+// stack) into its P's heap after it has parked; the scheduler runs expired
+// timers of every P whenever it looks for work (checking one atomic word per
+// P, when0), and the M that blocks in the netpoller sleeps only until the
+// earliest deadline, so a sleeper wakes within ~1 ms on an idle system.
+//
+// Firing protocol (as Go's timerRunning): the firing thread marks the timer
+// Running under the heap lock, drops the lock and calls fn; remove() waits
+// while a timer is Running, so the owner may free the Timer once remove()
+// returns.
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/base.h"
+
+namespace gort {
+
+struct GQueue;
+class TimerHeap;
+
+struct Timer {
+  enum State : uint32_t { Idle = 0, Waiting = 1, Running = 2 };
+  int64_t when = 0;
+  // fn runs on whichever M fires the timer with no runtime locks held; it
+  // must not block and must not ready a G itself: Gs it wakes are appended
+  // to ready, which the caller makes runnable after it is done with t.
+  void (*fn)(Timer* t, GQueue* ready) = nullptr;
+  void* arg = nullptr;
+  int32_t index = -1;                     // heap position (heap lock)
+  std::atomic<TimerHeap*> heap{nullptr};  // owning heap while Waiting
+  std::atomic<uint32_t> state{Idle};
+};
+
+class TimerHeap final {
+ public:
+  // add inserts t (state must be Idle). Returns true if t is the new earliest.
+  bool add(Timer* t);
+  // run fires every timer with when <= now; returns the number fired.
+  int run(int64_t now, GQueue* ready);
+  // next returns the earliest deadline or INT64_MAX (racy snapshot).
+  int64_t next() const { return when0_.load(std::memory_order_acquire); }
+  size_t size();
+
+  // remove takes t out of whatever heap holds it. Returns true if it was
+  // pending (so fn will never run), false if it already fired or was never
+  // added. Waits for a concurrently running fn to finish.
+  static bool remove(Timer* t);
+
+ private:
+  void siftup(int i);
+  void siftdown(int i);
+  void remove_at(int i);
+  void publish();
+  SpinLock lock_;
+  std::vector<Timer*> heap_;  // guarded by lock_
+  std::atomic<int64_t> when0_{INT64_MAX};
+};
+
+}  // namespace gort
