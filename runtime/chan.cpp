@@ -1,0 +1,231 @@
+// chan.cpp — ChanCore: Go's chan.go algorithm on untyped slots.
+//
+// Invariants (all under lock_):
+//   - at least one of sendq and recvq is empty, except for select-blocked
+//     goroutines queued on both sides of the same unbuffered channel;
+//   - buffered: qcount > 0 implies recvq empty; qcount < cap implies sendq
+//     empty (a waiting sender would have used the free slot);
+//   - a closed channel has an empty sendq and recvq.
+// A woken waiter learns what happened from its sudog: success=true means a
+// value moved; false means the channel was closed.
+//
+// The waiter's sudog lives on its stack; the lock is released by park's
+// unlock function on the scheduler stack, after the goroutine is switched
+// out, so a partner that dequeues the sudog can ready the goroutine at once.
+#include "runtime/chan.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/gort.h"
+#include "runtime/observer.h"
+
+namespace gort {
+namespace detail {
+
+void WaitQ::enqueue(Sudog* s) {
+  s->next = nullptr;
+  s->prev = last;
+  if (last) last->next = s; else first = s;
+  last = s;
+}
+
+void WaitQ::remove(Sudog* s) {
+  if (s->prev) s->prev->next = s->next; else if (first == s) first = s->next; else return;
+  if (s->next) s->next->prev = s->prev; else last = s->prev;
+  s->next = s->prev = nullptr;
+}
+
+Sudog* WaitQ::dequeue() {
+  for (;;) {
+    Sudog* s = first;
+    if (!s) return nullptr;
+    first = s->next;
+    if (first) first->prev = nullptr; else last = nullptr;
+    s->next = s->prev = nullptr;
+    // A select goroutine is queued on several channels; only the first
+    // channel to win the select_done race may wake it.
+    if (s->is_select) {
+      uint32_t zero = 0;
+      if (!s->g->select_done.compare_exchange_strong(zero, 1)) continue;
+    }
+    return s;
+  }
+}
+
+ChanCore::ChanCore(const ElemOps* ops, size_t cap) : ops_(ops), cap_(cap) {
+  if (cap > 0) {
+    if (ops->size != 0 && cap > (size_t{1} << 40) / ops->size) throw_fatal("makechan: size out of range");
+    buf_ = static_cast<unsigned char*>(std::aligned_alloc(64, ((cap * ops->size + 63) / 64) * 64 + 64));
+  }
+}
+
+ChanCore::~ChanCore() {
+  for (size_t i = 0; i < qcount_; i++) ops_->destroy(slot((recvx_ + i) % cap_));
+  std::free(buf_);
+}
+
+bool ChanCore::park_unlock(G*, void* lock) {
+  static_cast<SpinLock*>(lock)->unlock();
+  return true;
+}
+
+size_t ChanCore::len() const {
+  lock_.lock();
+  size_t n = qcount_;
+  lock_.unlock();
+  return n;
+}
+
+bool ChanCore::closed() const {
+  lock_.lock();
+  bool c = closed_;
+  lock_.unlock();
+  return c;
+}
+
+G* ChanCore::send_direct(Sudog* sg, void* src) {
+  if (sg->elem) ops_->move_construct(sg->elem, src);
+  sg->success = true;
+  G* g = sg->g;
+  g->param = sg;
+  return g;
+}
+
+G* ChanCore::recv_direct(Sudog* sg, void* dst) {
+  if (cap_ == 0) {
+    if (dst) ops_->move_construct(dst, sg->elem);
+  } else {
+    // Buffer is full: take the head, and put the sender's value at the tail
+    // (which is the same slot, since the ring is full).
+    void* s = slot(recvx_);
+    if (dst) ops_->move_construct(dst, s);
+    ops_->destroy(s);
+    ops_->move_construct(s, sg->elem);
+    recvx_ = (recvx_ + 1) % cap_;
+    sendx_ = recvx_;
+  }
+  sg->success = true;
+  G* g = sg->g;
+  g->param = sg;
+  return g;
+}
+
+void ChanCore::recv_from_buffer(void* dst) {
+  void* s = slot(recvx_);
+  if (dst) ops_->move_construct(dst, s);
+  ops_->destroy(s);
+  recvx_ = (recvx_ + 1) % cap_;
+  qcount_--;
+}
+
+void ChanCore::send_to_buffer(void* src) {
+  ops_->move_construct(slot(sendx_), src);
+  sendx_ = (sendx_ + 1) % cap_;
+  qcount_++;
+}
+
+bool ChanCore::send(void* src, bool block) {
+  preempt_check();
+  // Fast path for a non-blocking send that cannot proceed (Go's check
+  // without the lock) is omitted: the lock is a short spin lock.
+  lock_.lock();
+  if (closed_) {
+    lock_.unlock();
+    throw_fatal("send on closed channel");
+  }
+  if (Sudog* sg = recvq_.dequeue()) {
+    G* g = send_direct(sg, src);
+    lock_.unlock();
+    ready(g);
+    return true;
+  }
+  if (qcount_ < cap_) {
+    send_to_buffer(src);
+    lock_.unlock();
+    return true;
+  }
+  if (!block) {
+    lock_.unlock();
+    return false;
+  }
+  G* g = current_g();
+  if (g == nullptr) throw_fatal("chan send: blocking send outside a goroutine");
+  Sudog me;
+  me.g = g;
+  me.elem = src;
+  me.c = this;
+  g->param = nullptr;
+  sendq_.enqueue(&me);
+  park_current(&park_unlock, &lock_, WaitReason::ChanSend);
+  if (!me.success) throw_fatal("send on closed channel");
+  return true;
+}
+
+std::pair<bool, bool> ChanCore::recv(void* dst, bool block) {
+  preempt_check();
+  lock_.lock();
+  if (closed_ && qcount_ == 0) {
+    lock_.unlock();
+    if (dst) ops_->default_construct(dst);
+    return {true, false};
+  }
+  if (Sudog* sg = sendq_.dequeue()) {
+    G* g = recv_direct(sg, dst);
+    lock_.unlock();
+    ready(g);
+    return {true, true};
+  }
+  if (qcount_ > 0) {
+    recv_from_buffer(dst);
+    lock_.unlock();
+    return {true, true};
+  }
+  if (!block) {
+    lock_.unlock();
+    return {false, false};
+  }
+  G* g = current_g();
+  if (g == nullptr) throw_fatal("chan receive: blocking receive outside a goroutine");
+  Sudog me;
+  me.g = g;
+  me.elem = dst;
+  me.c = this;
+  g->param = nullptr;
+  recvq_.enqueue(&me);
+  park_current(&park_unlock, &lock_, WaitReason::ChanReceive);
+  if (!me.success && dst) ops_->default_construct(dst);
+  return {true, me.success};
+}
+
+void ChanCore::close() {
+  lock_.lock();
+  if (closed_) {
+    lock_.unlock();
+    throw_fatal("close of closed channel");
+  }
+  closed_ = true;
+  // Collect every waiter, then ready them after dropping the lock.
+  Sudog* list = nullptr;
+  while (Sudog* sg = recvq_.dequeue()) {
+    sg->success = false;
+    sg->waitlink = list;
+    list = sg;
+  }
+  while (Sudog* sg = sendq_.dequeue()) {
+    sg->success = false;
+    sg->waitlink = list;
+    list = sg;
+  }
+  lock_.unlock();
+  while (list) {
+    Sudog* next = list->waitlink;  // read before the G can run and free it
+    G* g = list->g;
+    g->param = list;
+    ready(g);
+    list = next;
+  }
+}
+
+}  // namespace detail
+}  // namespace gort
