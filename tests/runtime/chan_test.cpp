@@ -231,14 +231,16 @@ BOOST_AUTO_TEST_CASE(pipeline_of_stages) {
 BOOST_AUTO_TEST_CASE(shutdown_with_parked_goroutines) {
   // main returns while goroutines are blocked on channels forever: run_main
   // must return cleanly, and the runtime must be reusable afterwards.
+  std::vector<std::unique_ptr<Chan<int>>> keep;  // outlive their abandoned waiters
   for (int round = 0; round < 3; round++) {
-    run_main([] {
-      static Chan<int>* forever;
-      auto* c = new Chan<int>();
-      forever = c;
-      for (int i = 0; i < 1000; i++) go([] { forever->recv(); });
+    keep.push_back(std::make_unique<Chan<int>>());
+    Chan<int>* c = keep.back().get();
+    int64_t live = 0;
+    run_main([&] {
+      for (int i = 0; i < 1000; i++) go([c] { c->recv(); });
       sleep_ms(1);
+      live = num_goroutine();
     }, Config{.gomaxprocs = 2});
+    BOOST_TEST(live == 1001);
   }
-  BOOST_TEST(true);
 }
