@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base.h"
 #include "runtime/stack.h"
 
 namespace gort {

@@ -568,6 +568,11 @@ void execute(M* m, G* g) {
   g->m = m;
   m->curg.store(g, std::memory_order_relaxed);
   g->status.store(GStatus::Running, std::memory_order_relaxed);
+  // A fresh time slice: a request aimed at the previous one is void.
+  if (GORT_UNLIKELY(g->preempt.load(std::memory_order_relaxed))) {
+    g->preempt.store(false, std::memory_order_relaxed);
+    g->preempt_requested_ns = 0;
+  }
   record_latency(g);
   if (auto* o = observer()) o->on_go_start(g, p->id);
   sched.context_switches.fetch_add(1, std::memory_order_relaxed);
@@ -822,6 +827,7 @@ void yield() {
   }
   check_stack(g);
   g->preempt.store(false, std::memory_order_relaxed);
+  g->preempt_requested_ns = 0;
   SwitchMsg msg{SwitchMsg::Yield};
   switch_to_g0(g, &msg);
 }
