@@ -1,0 +1,328 @@
+// connection.cpp — the per-connection goroutine (see connection.h).
+//
+// One request, in order:
+//   1. Idle: wait for the first byte (idle timeout), then Reading (read
+//      timeout); Beast's parser reads the header (header_limit 8 KiB).
+//   2. Route on method + decoded path. A body is read only for a matched
+//      route (body_limit 1 MiB), after "100 Continue" if the client asked.
+//   3. Handling: the handler runs on this goroutine; no deadline.
+//   4. Writing: Beast serializes the reply (write timeout).
+//   5. Observe: http_requests_total / duration with the route's label.
+// A refusal (malformed, too large, timed out, over the connection cap)
+// answers with "Connection: close" and then closes gently: shut down our
+// sending side and discard what the client still sends for a moment, so the
+// kernel does not reset the connection before the client reads the reply
+// (Go's closeWriteAndWait).
+#include "service/connection.h"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "runtime/gort.h"
+#include "service/auth.h"
+#include "service/net_conn.h"
+#include "service/request_metrics.h"
+#include "service/router.h"
+
+namespace gortd {
+
+namespace beast = boost::beast;
+
+namespace {
+
+// How long a refused connection may keep sending before we close it.
+constexpr int64_t kLingerNs = 500'000'000;
+// ... and how much of it we read and discard.
+constexpr size_t kLingerMaxBytes = 4 << 20;
+// A refused (over-cap) connection gets this long to send its request.
+constexpr int64_t kRefusalReadNs = 1'000'000'000;
+
+using Parser = http::request_parser<http::string_body>;
+
+// Labels names a request's metrics series.
+struct Labels {
+  int path;
+  MethodLabel method = MethodLabel::Other;
+};
+
+class Session final {
+ public:
+  Session(const ServeContext& ctx, NetConn& conn, ConnState& st) : ctx_(ctx), conn_(conn), st_(st) {}
+
+  // run serves requests until the connection should close.
+  void run(bool admitted) {
+    if (!admitted) {
+      refuse_over_capacity();
+      return;
+    }
+    while (serve_one()) {
+    }
+  }
+
+  // linger reports whether the client may still be sending request bytes we
+  // will never read.
+  bool linger() const { return linger_; }
+
+ private:
+  bool serve_one();
+  bool read_failed(const error_code& ec, Parser& parser, int64_t t0);
+  void refuse_over_capacity();
+  void dispatch(const RouteMatch& m, const Request& req, Response& res);
+  bool write(Response& res, unsigned version, bool head, bool keep_alive);
+  Labels labels_for(http::verb method, std::string_view target) const;
+  Labels labels_from_buffer() const;
+  void refuse(unsigned status, std::string_view line, const Labels& l, int64_t t0);
+
+  const ServeContext& ctx_;
+  NetConn& conn_;
+  ConnState& st_;
+  beast::flat_buffer buf_;
+  bool linger_ = false;
+};
+
+bool Session::serve_one() {
+  const ServeLimits& lim = ctx_.limits;
+  // Pipelined bytes already buffered mean the next request has begun.
+  if (buf_.size() > 0)
+    st_.enter(ConnPhase::Reading, gort::nanotime() + lim.read_timeout_ns);
+  else
+    st_.enter(ConnPhase::Idle, gort::nanotime() + lim.idle_timeout_ns);
+  if (ctx_.tracker->draining()) return false;
+
+  Parser parser;
+  parser.header_limit(kMaxHeaderBytes);
+  parser.body_limit(kMaxBodyBytes);
+  error_code ec;
+  http::read_header(conn_, buf_, parser, ec);
+  int64_t t0 = gort::nanotime();
+  if (ec) return read_failed(ec, parser, t0);
+
+  const BeastRequest& msg = parser.get();
+  Request req;
+  req.method = msg.method();
+  req.method_name = msg.method_string();
+  req.msg = &msg;
+  std::string_view raw_query;
+  if (!split_target(msg.target(), req.path, raw_query)) {
+    refuse(400, "malformed request target", {ctx_.metrics->unmatched_id(), method_label(req.method)}, t0);
+    return false;
+  }
+  if (msg.version() >= 11 && msg.find(http::field::host) == msg.end()) {
+    refuse(400, "missing required Host header", labels_for(req.method, msg.target()), t0);
+    return false;
+  }
+  req.query = Query::parse(raw_query);
+  RouteMatch m = ctx_.router->match(req.path, req.method);
+  Labels labels{m.route ? m.route->metric_path : ctx_.metrics->unmatched_id(), method_label(req.method)};
+
+  bool keep_alive = msg.keep_alive();
+  if (!parser.is_done()) {
+    if (m.kind != RouteMatch::Found) {
+      // We will not read the body: answer, then close.
+      keep_alive = false;
+      linger_ = true;
+    } else {
+      if (beast::iequals(msg[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        boost::asio::write(conn_, boost::asio::buffer(kContinue.data(), kContinue.size()), ec);
+        if (ec) return false;
+      }
+      http::read(conn_, buf_, parser, ec);
+      if (ec) return read_failed(ec, parser, t0);
+    }
+  }
+
+  st_.enter(ConnPhase::Handling, 0);
+  ctx_.metrics->in_flight_add(1);
+  Response res;
+  try {
+    dispatch(m, req, res);
+  } catch (const std::exception& e) {
+    res = Response{};
+    res.error(500, std::string("internal error: ") + e.what());
+  }
+  keep_alive = keep_alive && !res.close && !ctx_.tracker->draining();
+  unsigned status = res.status;
+  bool ok = write(res, msg.version(), req.method == http::verb::head, keep_alive);
+  ctx_.metrics->in_flight_add(-1);
+  ctx_.metrics->observe(labels.path, labels.method, status, double(gort::nanotime() - t0) * 1e-9);
+  return ok && keep_alive;
+}
+
+void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
+  switch (m.kind) {
+    case RouteMatch::NotFound:
+      res.error(404, "404 page not found: " + req.path);
+      return;
+    case RouteMatch::MethodNotAllowed:
+      res.headers.emplace_back("Allow", m.route->allow);
+      res.error(405, "method " + std::string(req.method_name) + " not allowed on " + req.path);
+      return;
+    case RouteMatch::Found:
+      break;
+  }
+  if (m.route->protected_ && ctx_.auth && !ctx_.auth->check((*req.msg)[http::field::authorization])) {
+    res.headers.emplace_back("WWW-Authenticate", std::string(BasicAuth::challenge()));
+    res.error(401, "unauthorized");
+    return;
+  }
+  m.route->handler(req, res);
+}
+
+bool Session::read_failed(const error_code& ec, Parser& parser, int64_t t0) {
+  bool got_some = parser.got_some() || buf_.size() > 0;
+  if (ec == http::error::end_of_stream) return false;  // closed between requests
+  if (st_.timed_out.load()) {
+    // Idle too long: just close. Mid-request: tell the client (408).
+    if (got_some) refuse(408, "request timeout", parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer(), t0);
+    return false;
+  }
+  if (ec.category() != http::make_error_code(http::error::bad_method).category() ||
+      ec == http::error::partial_message)
+    return false;  // the client went away or the socket failed
+  Labels l = parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer();
+  if (ec == http::error::header_limit) {
+    refuse(431, "request header fields too large (limit " + std::to_string(kMaxHeaderBytes) + " bytes)", l, t0);
+  } else if (ec == http::error::body_limit) {
+    // Beast reports a too-large Content-Length while parsing the header, so
+    // the request line is parsed even then.
+    if (!parser.is_header_done() && !parser.get().method_string().empty())
+      l = labels_for(parser.get().method(), parser.get().target());
+    refuse(413, "request body too large (limit " + std::to_string(kMaxBodyBytes) + " bytes)", l, t0);
+  } else {
+    refuse(400, "malformed request: " + ec.message(), l, t0);
+  }
+  return false;
+}
+
+void Session::refuse(unsigned status, std::string_view line, const Labels& l, int64_t t0) {
+  linger_ = true;
+  Response res;
+  res.error(status, line);
+  write(res, 11, false, false);
+  ctx_.metrics->observe(l.path, l.method, status, double(gort::nanotime() - t0) * 1e-9);
+}
+
+void Session::refuse_over_capacity() {
+  st_.enter(ConnPhase::Reading, gort::nanotime() + kRefusalReadNs);
+  Parser parser;
+  parser.header_limit(kMaxHeaderBytes);
+  parser.body_limit(kMaxBodyBytes);
+  error_code ec;
+  http::read_header(conn_, buf_, parser, ec);
+  int64_t t0 = gort::nanotime();
+  if (ec && !parser.got_some() && buf_.size() == 0) return;
+  Labels l = parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer();
+  refuse(503, "too many open connections (limit " + std::to_string(ctx_.limits.max_conns) + ")", l, t0);
+}
+
+bool Session::write(Response& res, unsigned version, bool head, bool keep_alive) {
+  http::response<http::string_body> out;
+  out.version(version);
+  out.result(res.status);
+  if (http::int_to_status(res.status) == http::status::unknown)
+    out.reason("status code " + std::to_string(res.status));  // as Go writes unknown codes
+  out.set(http::field::content_type, res.content_type);
+  for (auto& [name, value] : res.headers) out.set(name, value);
+  out.keep_alive(keep_alive);
+  out.content_length(res.body.size());
+  if (!head) out.body() = std::move(res.body);
+  st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
+  error_code ec;
+  http::response_serializer<http::string_body> sr(out);
+  if (head)
+    http::write_header(conn_, sr, ec);
+  else
+    http::write(conn_, sr, ec);
+  return !ec;
+}
+
+Labels Session::labels_for(http::verb method, std::string_view target) const {
+  std::string path;
+  std::string_view query;
+  Labels l{ctx_.metrics->unmatched_id(), method_label(method)};
+  if (split_target(target, path, query)) {
+    RouteMatch m = ctx_.router->match(path, method);
+    if (m.route) l.path = m.route->metric_path;
+  }
+  return l;
+}
+
+// labels_from_buffer labels a request whose header could not be parsed from
+// its request line, if the buffered bytes begin with a plausible one.
+Labels Session::labels_from_buffer() const {
+  std::string_view data(static_cast<const char*>(buf_.data().data()), buf_.size());
+  size_t sp1 = data.find(' ');
+  if (sp1 == std::string_view::npos || sp1 > 16) return {ctx_.metrics->unmatched_id(), MethodLabel::Other};
+  size_t sp2 = data.find(' ', sp1 + 1);
+  size_t eol = data.find('\r');
+  if (sp2 == std::string_view::npos || (eol != std::string_view::npos && eol < sp2))
+    return {ctx_.metrics->unmatched_id(), method_label(http::string_to_verb(data.substr(0, sp1)))};
+  return labels_for(http::string_to_verb(data.substr(0, sp1)), data.substr(sp1 + 1, sp2 - sp1 - 1));
+}
+
+// close_gently shuts down our sending side, then discards what the client
+// still sends until it closes, kLingerNs pass or kLingerMaxBytes arrive.
+void close_gently(NetConn& conn, ConnState& st) {
+  error_code ec;
+  conn.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;
+  st.enter(ConnPhase::Reading, gort::nanotime() + kLingerNs);
+  char scratch[2048];
+  size_t total = 0;
+  while (total < kLingerMaxBytes) {
+    size_t n = conn.read_some(boost::asio::buffer(scratch), ec);
+    if (ec) break;
+    total += n;
+  }
+}
+
+}  // namespace
+
+bool split_target(std::string_view target, std::string& path, std::string_view& raw_query) {
+  if (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://") {
+    size_t authority = target.find("//") + 2;
+    size_t slash = target.find_first_of("/?", authority);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    if (!target.empty() && target[0] == '?') return false;
+  }
+  if (target.empty() || target[0] != '/') return false;
+  size_t q = target.find('?');
+  raw_query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  auto decoded = percent_decode(target.substr(0, q), false);
+  if (!decoded) return false;
+  path = std::move(*decoded);
+  return true;
+}
+
+void serve_connection(const ServeContext& ctx, tcp::socket sock, bool admitted) {
+  ConnState st;
+  st.fd = sock.native_handle();
+  st.counted = admitted;
+  ctx.tracker->add(&st);
+  NetConn conn(std::move(sock), st, ctx.limits.read_timeout_ns);
+  bool linger = false;
+  try {
+    Session s(ctx, conn, st);
+    s.run(admitted);
+    linger = s.linger();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gortd: connection: %s\n", e.what());
+  }
+  try {
+    if (linger) close_gently(conn, st);
+  } catch (const std::exception&) {
+  }
+  ctx.tracker->remove(&st);
+  error_code ec;
+  conn.socket().close(ec);
+}
+
+}  // namespace gortd

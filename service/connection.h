@@ -1,0 +1,23 @@
+// connection.h — one goroutine per connection: HTTP/1.1 with keep-alive.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "service/serve_context.h"
+
+namespace gortd {
+
+// serve_connection runs on the connection's own goroutine: it reads requests
+// with Beast's parser (header 8 KiB, body 1 MiB), routes them, runs the
+// handler, writes the reply and repeats while the client keeps the
+// connection alive. Refusals (400/408/413/431, and 503 when admitted is
+// false) are answered and counted like any other reply. Returns after the
+// socket is closed; never throws.
+void serve_connection(const ServeContext& ctx, boost::asio::ip::tcp::socket sock, bool admitted);
+
+// split_target splits a request target into its percent-decoded path and
+// raw query. Accepts origin form ("/a?b") and absolute form
+// ("http://host/a?b"); returns false for anything else or a bad escape.
+bool split_target(std::string_view target, std::string& path, std::string_view& raw_query);
+
+}  // namespace gortd

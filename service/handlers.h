@@ -1,0 +1,47 @@
+// handlers.h — gortd's endpoints, registered into a Router by group.
+//
+//   workloads.cpp        /  /work  /sleep  /error  and, until the collected
+//                        heap exists, the 501 stand-ins /alloc /mixed /gc
+//   demos.cpp            /leak (goroutine leak)  /contend (Mutex contention)
+//   observe_handlers.cpp /metrics  /debug/vars  and, until the profilers
+//                        exist, the 501 stand-ins /debug/pprof/*
+//
+// Each handler is ordinary sequential code on the connection's goroutine
+// (see http_types.h); reply texts match SPEC.md and the Go peer exactly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "service/router.h"
+
+namespace gortd {
+
+class MetricsExporter;
+class ConnTracker;
+class Demos;
+
+// add_workload_routes adds /work, /sleep, /error, /alloc, /mixed.
+void add_workload_routes(Router& r);
+// add_gc_route adds /gc (a debug route: behind --debug-auth, and on the
+// debug listener when there is one).
+void add_gc_route(Router& r);
+// add_demo_routes adds /leak and /contend, whose state lives in demos.
+void add_demo_routes(Router& r, Demos& demos);
+// add_metrics_route adds /metrics.
+void add_metrics_route(Router& r, const MetricsExporter& exporter);
+
+struct DebugInfo {
+  std::vector<std::string> cmdline;
+  const ConnTracker* tracker = nullptr;
+};
+// add_debug_routes adds /debug/vars and /debug/pprof/* (debug routes).
+void add_debug_routes(Router& r, const DebugInfo& info);
+// add_index_route adds "/", listing every route of r registered before it
+// and the note line (e.g. where the debug endpoints went).
+void add_index_route(Router& r, std::string note);
+
+// The reply of endpoints that need the collected heap, until it exists.
+inline constexpr const char* kNeedsHeap = "needs the collected heap (not built yet)";
+
+}  // namespace gortd

@@ -1,0 +1,58 @@
+// http_types.h — what a gortd handler sees and produces.
+//
+// Handlers are plain synchronous functions that run on the connection's
+// goroutine: they may park (sleep, lock a gort::Mutex, wait on a channel)
+// but never block the OS thread. They read a Request and fill a Response;
+// the connection code serializes it with Beast, adds Content-Length, and
+// handles HEAD, keep-alive and the metrics.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "service/params.h"
+
+namespace gortd {
+
+namespace http = boost::beast::http;
+
+using BeastRequest = http::request<http::string_body>;
+
+inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+struct Request {
+  http::verb method = http::verb::unknown;
+  std::string_view method_name;  // as sent
+  std::string path;              // percent-decoded path, no query
+  Query query;
+  const BeastRequest* msg = nullptr;  // the parsed message (headers, body)
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string body;
+  std::string_view content_type = kTextPlain;  // must point at static text
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  bool close = false;  // close the connection after this reply
+
+  // text sets a 200 reply body.
+  void text(std::string b) { body = std::move(b); }
+  // error sets status and a one-line body ending in '\n', as Go's http.Error.
+  void error(unsigned code, std::string_view line) {
+    status = code;
+    body.assign(line);
+    body.push_back('\n');
+    content_type = kTextPlain;
+  }
+};
+
+using Handler = std::function<void(const Request&, Response&)>;
+
+}  // namespace gortd

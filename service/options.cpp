@@ -1,0 +1,153 @@
+// options.cpp — command-line parsing and listen addresses (see options.h).
+#include "service/options.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "service/duration.h"
+
+namespace gortd {
+
+namespace po = boost::program_options;
+
+namespace {
+
+const char* const kEnvironmentHelp =
+    "Environment (read at start, Go's meanings; flags win):\n"
+    "  GOMAXPROCS=N               number of Ps (default: the CPUs we may run on)\n"
+    "  GODEBUG=schedtrace=MS      print a SCHED line every MS ms (add scheddetail=1 for\n"
+    "                             per-P/M/G detail)\n"
+    "  GORT_STACK_KB=K            goroutine stack slot size (default 256)\n";
+
+// duration_flag parses a Go duration flag value into *ns.
+bool duration_flag(const po::variables_map& vm, const char* name, int64_t* ns, bool allow_zero) {
+  if (!vm.count(name)) return true;
+  std::string s = vm[name].as<std::string>();
+  auto v = parse_go_duration(s);
+  if (!v || *v < 0 || (!allow_zero && *v == 0)) {
+    std::fprintf(stderr, "gortd: invalid value \"%s\" for --%s: want a Go duration such as 10s, 250ms, 1m30s%s\n",
+                 s.c_str(), name, allow_zero ? "" : " (> 0)");
+    return false;
+  }
+  *ns = *v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
+  Options o;
+  for (int i = 0; i < argc; i++) o.cmdline.emplace_back(argv[i]);
+
+  po::options_description desc(
+      "gortd — an HTTP service whose handlers run as goroutines on gort's M:N scheduler\n\n"
+      "Usage: gortd [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("addr", po::value<std::string>()->default_value(o.addr), "listen address host:port (port 0 picks a free port)")
+    ("debug-addr", po::value<std::string>(), "serve /debug/* and /gc on this separate listener instead of --addr, e.g. 127.0.0.1:6060")
+    ("debug-auth", po::value<std::string>(), "user:password — require HTTP basic auth on /debug/* and /gc")
+    ("stats-interval", po::value<std::string>(), "print \"heap=… KB, sys=… KB, num_gc=…, goroutines=…\" to stderr at this interval (Go duration, e.g. 5s; default off)")
+    ("read-timeout", po::value<std::string>()->default_value("10s"), "limit for reading one request from its first byte; slow clients get 408")
+    ("idle-timeout", po::value<std::string>()->default_value("2m"), "how long a keep-alive connection may wait for its next request")
+    ("write-timeout", po::value<std::string>()->default_value("30s"), "limit for writing one reply to a client that does not read")
+    ("shutdown-timeout", po::value<std::string>()->default_value("10s"), "on SIGINT/SIGTERM, how long to let in-flight requests finish")
+    ("max-conns", po::value<int64_t>()->default_value(o.limits.max_conns), "connection cap; connections beyond it are answered 503")
+    ("block-profile-rate", po::value<int64_t>()->default_value(0), "block profile: sample one blocking event per NS ns blocked (0 = off; used once the profilers exist)")
+    ("mutex-profile-fraction", po::value<int64_t>()->default_value(0), "mutex profile: sample 1/N contention events (0 = off; used once the profilers exist)")
+    ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated (0 = off; used once the heap exists)");
+  // clang-format on
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "gortd: %s (see --help)\n", e.what());
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << desc << "\n" << kEnvironmentHelp;
+    std::fputs(out.str().c_str(), stdout);
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  o.addr = vm["addr"].as<std::string>();
+  if (vm.count("debug-addr")) o.debug_addr = vm["debug-addr"].as<std::string>();
+  if (vm.count("debug-auth")) {
+    o.debug_auth = vm["debug-auth"].as<std::string>();
+    if (o.debug_auth.find(':') == std::string::npos) {
+      std::fprintf(stderr, "gortd: --debug-auth wants user:password\n");
+      *exit_code = 2;
+      return std::nullopt;
+    }
+  }
+  bool ok = duration_flag(vm, "stats-interval", &o.stats_interval_ns, true) &&
+            duration_flag(vm, "read-timeout", &o.limits.read_timeout_ns, false) &&
+            duration_flag(vm, "idle-timeout", &o.limits.idle_timeout_ns, false) &&
+            duration_flag(vm, "write-timeout", &o.limits.write_timeout_ns, false) &&
+            duration_flag(vm, "shutdown-timeout", &o.shutdown_timeout_ns, true);
+  o.limits.max_conns = vm["max-conns"].as<int64_t>();
+  o.block_profile_rate_ns = vm["block-profile-rate"].as<int64_t>();
+  o.mutex_profile_fraction = vm["mutex-profile-fraction"].as<int64_t>();
+  o.mem_profile_rate_bytes = vm["mem-profile-rate"].as<int64_t>();
+  if (ok && o.limits.max_conns < 1) {
+    std::fprintf(stderr, "gortd: --max-conns must be at least 1\n");
+    ok = false;
+  }
+  if (ok && (o.block_profile_rate_ns < 0 || o.mutex_profile_fraction < 0 || o.mem_profile_rate_bytes < 0)) {
+    std::fprintf(stderr, "gortd: profile rates must be >= 0\n");
+    ok = false;
+  }
+  if (!ok) {
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return o;
+}
+
+bool resolve_listen_address(const std::string& addr, boost::asio::ip::tcp::endpoint* ep, std::string* err) {
+  namespace ip = boost::asio::ip;
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    *err = "address " + addr + ": missing port";
+    return false;
+  }
+  std::string host = addr.substr(0, colon), port = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 0 || p > 65535) {
+    *err = "address " + addr + ": invalid port";
+    return false;
+  }
+  if (host.empty()) {
+    *ep = ip::tcp::endpoint(ip::address_v4::any(), static_cast<unsigned short>(p));
+    return true;
+  }
+  boost::system::error_code ec;
+  ip::address a = ip::make_address(host, ec);
+  if (!ec) {
+    *ep = ip::tcp::endpoint(a, static_cast<unsigned short>(p));
+    return true;
+  }
+  boost::asio::io_context io;
+  ip::tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, port, ec);
+  if (ec || results.empty()) {
+    *err = "address " + addr + ": " + (ec ? ec.message() : "no addresses");
+    return false;
+  }
+  *ep = results.begin()->endpoint();
+  return true;
+}
+
+}  // namespace gortd

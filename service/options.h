@@ -1,0 +1,43 @@
+// options.h — gortd's command line (Boost.Program_options) and listen
+// addresses. Flags override the environment, which the runtime reads itself
+// at start (GOMAXPROCS, GODEBUG=schedtrace=MS,scheddetail=1; GOGC and
+// GOMEMLIMIT arrive with the collected heap). `gortd --help` lists all.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/serve_context.h"
+
+namespace gortd {
+
+struct Options {
+  std::string addr = ":8080";      // main listener
+  std::string debug_addr;          // empty: /debug/* and /gc stay on the main listener
+  std::string debug_auth;          // "user:password"; empty: no auth
+  int64_t stats_interval_ns = 0;   // 0: no periodic stats line
+  int64_t shutdown_timeout_ns = 10'000'000'000;  // SIGINT/SIGTERM wait for in-flight requests
+  ServeLimits limits;
+  // Profiling rates (Go's runtime.SetBlockProfileRate etc.), taken now and
+  // used once the profilers exist.
+  int64_t block_profile_rate_ns = 0;
+  int64_t mutex_profile_fraction = 0;
+  int64_t mem_profile_rate_bytes = 512 * 1024;
+  std::vector<std::string> cmdline;  // argv, for /debug/vars
+};
+
+// parse_options parses argv. When the program should stop instead of
+// serving (--help: 0, a bad flag: 2) it prints the reason and returns
+// nullopt with *exit_code set.
+std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
+
+// resolve_listen_address turns "host:port", ":port" or "[v6]:port" into an
+// endpoint (empty host: all IPv4 interfaces). Port 0 picks a free port.
+// Blocking (may resolve a host name): call before serving.
+bool resolve_listen_address(const std::string& addr, boost::asio::ip::tcp::endpoint* ep, std::string* err);
+
+}  // namespace gortd

@@ -1,0 +1,246 @@
+// params.cpp — query parsing and typed parameters (see params.h).
+#include "service/params.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace gortd {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// utf8_len returns the length of the valid UTF-8 sequence starting at s[i],
+// or 0 if the bytes there are not valid UTF-8.
+size_t utf8_len(std::string_view s, size_t i) {
+  auto b = static_cast<unsigned char>(s[i]);
+  size_t n;
+  uint32_t cp;
+  if (b < 0x80) return 1;
+  if ((b & 0xE0) == 0xC0) {
+    n = 2;
+    cp = b & 0x1F;
+  } else if ((b & 0xF0) == 0xE0) {
+    n = 3;
+    cp = b & 0x0F;
+  } else if ((b & 0xF8) == 0xF0) {
+    n = 4;
+    cp = b & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; k++) {
+    auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are invalid.
+  static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// format_g formats v like Go's %g for the small bounds used in replies.
+std::string format_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string go_quote(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x80) {
+      size_t n = utf8_len(s, i);
+      if (n == 0) {
+        out += "\\x";
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+        i++;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (b) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (b < 0x20 || b == 0x7f) {
+          out += "\\x";
+          out.push_back(kHex[b >> 4]);
+          out.push_back(kHex[b & 15]);
+        } else {
+          out.push_back(static_cast<char>(b));
+        }
+    }
+    i++;
+  }
+  out += '"';
+  return out;
+}
+
+std::optional<int64_t> parse_byte_count(std::string_view s) {
+  if (s == "off") return INT64_MAX;
+  struct Unit {
+    std::string_view suffix;
+    int64_t mult;
+  };
+  static constexpr Unit kUnits[] = {
+      {"KiB", int64_t{1} << 10}, {"MiB", int64_t{1} << 20}, {"GiB", int64_t{1} << 30}, {"TiB", int64_t{1} << 40}, {"B", 1}};
+  int64_t mult = 1;
+  for (const Unit& u : kUnits) {
+    if (s.size() >= u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
+      s.remove_suffix(u.suffix.size());
+      mult = u.mult;
+      break;
+    }
+  }
+  Query q;
+  q.add("v", std::string(s));
+  ParamReader p(q);
+  int64_t v = p.integer("v", -1, 0, INT64_MAX / mult);
+  if (s.empty() || !p.ok()) return std::nullopt;
+  return v * mult;
+}
+
+Query Query::parse(std::string_view raw) {
+  Query q;
+  while (!raw.empty()) {
+    size_t amp = raw.find('&');
+    std::string_view pair = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+    // Go 1.17+ rejects ';' separators; such pairs are dropped.
+    if (pair.empty() || pair.find(';') != std::string_view::npos) continue;
+    size_t eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!key || !value) continue;
+    q.kv_.emplace_back(std::move(*key), std::move(*value));
+  }
+  return q;
+}
+
+std::string_view Query::get(std::string_view name) const {
+  for (const auto& [k, v] : kv_)
+    if (k == name) return v;
+  return {};
+}
+
+bool Query::has(std::string_view name) const {
+  for (const auto& kv : kv_)
+    if (kv.first == name) return true;
+  return false;
+}
+
+void ParamReader::fail(std::string message) {
+  if (!error_) error_ = std::move(message);
+}
+
+int64_t ParamReader::integer(std::string_view name, int64_t def, int64_t min, int64_t max) {
+  std::string_view s = q_.get(name);
+  if (s.empty() || error_) return def;
+  // strconv.ParseInt(s, 10, 64): optional sign, then decimal digits only.
+  size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  bool neg = s[0] == '-';
+  bool valid = i < s.size();
+  uint64_t mag = 0;
+  const uint64_t limit = neg ? (UINT64_C(1) << 63) : (UINT64_C(1) << 63) - 1;
+  for (; valid && i < s.size(); i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      valid = false;
+      break;
+    }
+    uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (mag > (limit - d) / 10) {
+      valid = false;  // out of int64 range: ParseInt fails, so "not an integer"
+      break;
+    }
+    mag = mag * 10 + d;
+  }
+  if (!valid) {
+    fail("bad parameter " + std::string(name) + "=" + go_quote(s) + ": not an integer");
+    return def;
+  }
+  int64_t v = neg ? static_cast<int64_t>(0 - mag) : static_cast<int64_t>(mag);
+  if (v < min || v > max) {
+    fail("bad parameter " + std::string(name) + "=" + std::to_string(v) + ": out of range [" +
+         std::to_string(min) + ", " + std::to_string(max) + "]");
+    return def;
+  }
+  return v;
+}
+
+double ParamReader::number(std::string_view name, double def, double min, double max) {
+  std::string_view s = q_.get(name);
+  if (s.empty() || error_) return def;
+  std::string text(s);
+  // strtod skips leading space and accepts forms ParseFloat rejects (hex
+  // without a 'p' exponent); refuse those explicitly.
+  bool valid = !std::isspace(static_cast<unsigned char>(text[0]));
+  std::string lower;
+  for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (lower.find("0x") != std::string::npos && lower.find('p') == std::string::npos) valid = false;
+  double v = 0;
+  if (valid) {
+    errno = 0;
+    char* end = nullptr;
+    v = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) valid = false;
+    if (errno == ERANGE && std::isinf(v)) valid = false;  // ParseFloat reports ErrRange
+    if (std::isnan(v)) valid = false;
+  }
+  if (!valid) {
+    fail("bad parameter " + std::string(name) + "=" + go_quote(s) + ": not a number");
+    return def;
+  }
+  if (v < min || v > max) {
+    fail("bad parameter " + std::string(name) + "=" + text + ": out of range [" + format_g(min) + ", " +
+         format_g(max) + "]");
+    return def;
+  }
+  return v;
+}
+
+}  // namespace gortd
