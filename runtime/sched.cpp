@@ -91,7 +91,12 @@ void calibrate_tsc() {
   g_ns_per_tick = c1 > c0 ? double(t1 - t0) / double(c1 - c0) : 1.0;
 }
 
+// Scheduling latency is sampled like Go's (gTrackingPeriod = 8): one in
+// eight transitions out of running is timed until the G runs again.
+constexpr uint8_t kTrackingPeriod = 8;
+
 void record_latency(G* g) {
+  g->tracking = false;
   uint64_t since = static_cast<uint64_t>(g->runnable_since_ns);
   if (since == 0) return;
   g->runnable_since_ns = 0;
@@ -104,8 +109,13 @@ void record_latency(G* g) {
   sched.latency_sum_ns.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }
 
+// left_running is called on every transition out of running.
+inline void left_running(G* g) {
+  if (g->tracking_seq++ % kTrackingPeriod == 0) g->tracking = true;
+}
+
 inline void mark_runnable(G* g) {
-  g->runnable_since_ns = static_cast<int64_t>(cputicks());
+  if (g->tracking) g->runnable_since_ns = static_cast<int64_t>(cputicks());
   g->status.store(GStatus::Runnable, std::memory_order_release);
 }
 
@@ -573,7 +583,7 @@ void execute(M* m, G* g) {
     g->preempt.store(false, std::memory_order_relaxed);
     g->preempt_requested_ns = 0;
   }
-  record_latency(g);
+  if (g->tracking) record_latency(g);
   if (auto* o = observer()) o->on_go_start(g, p->id);
   sched.context_switches.fetch_add(1, std::memory_order_relaxed);
   tls_curg = g;
@@ -585,6 +595,7 @@ void execute(M* m, G* g) {
   g->ctx = t.fctx;
   auto* msg = static_cast<SwitchMsg*>(t.data);
   p = m->p;  // a BlockingSection may have changed it
+  left_running(g);
   switch (msg->kind) {
     case SwitchMsg::Park:
       g->wait_since_ns = nanotime();
@@ -781,6 +792,8 @@ void detail::start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t go
   if (parent && parent->labels) g->labels = parent->labels;
   g->preempt.store(false, std::memory_order_relaxed);
   g->wait_reason = WaitReason::Zero;
+  g->tracking_seq = static_cast<uint8_t>(fastrand());
+  g->tracking = g->tracking_seq % kTrackingPeriod == 0;
   sched.nlive.fetch_add(1, std::memory_order_relaxed);
   sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
   mark_runnable(g);
