@@ -701,6 +701,7 @@ void asan_init_g0_bounds() {}
 
 void mstart(M* m) {
   tls_m = m;
+  signals_thread_init();
   asan_init_g0_bounds();
   if (m->nextp) {
     acquirep(m, m->nextp);
@@ -1019,8 +1020,12 @@ int run_main(std::function<void()> main_fn, Config cfg) {
     sched.allp.push_back(p);
   }
   netpoll_init();
+#if !GORT_ASAN  // ASan reports faults itself, with better detail
+  signals_install();
+#endif
   M* m0 = allocm();
   tls_m = m0;
+  signals_thread_init();
   asan_init_g0_bounds();
   {
     std::lock_guard<std::mutex> l(sched.lock);

@@ -161,6 +161,9 @@ inline void check_stack(G* g) {
   if (GORT_UNLIKELY(sp < g->stack.guard())) detail::check_stack_slow(g);
 }
 
+void signals_install();
+void signals_thread_init();
+
 void sysmon_start();
 void sysmon_stop();
 void schedtrace_print(bool detail);

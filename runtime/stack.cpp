@@ -26,6 +26,7 @@ struct Arena {
   Stack* free = nullptr;
   size_t nfree = 0;
   size_t total = 0;
+  size_t guarded = 0;
 };
 
 Arena& arena() {
@@ -57,7 +58,7 @@ void StackPool::init(size_t slot_bytes) {
     for (auto& c : a.chunks) munmap(reinterpret_cast<void*>(c.first), c.second - c.first);
     a.chunks.clear();
     a.free = nullptr;
-    a.nfree = a.total = 0;
+    a.nfree = a.total = a.guarded = 0;
     a.bump = a.bump_end = 0;
   }
   a.slot = slot_bytes;
@@ -79,6 +80,7 @@ Stack* StackPool::alloc_global() {
   uintptr_t lo = a.bump;
   a.bump += a.slot;
   a.total++;
+  if (a.guarded < kGuardedSlots && mprotect(reinterpret_cast<void*>(lo), kPageBytes, PROT_NONE) == 0) a.guarded++;
   // The descriptor lives in the top bytes of the slot; the stack grows down from it.
   uintptr_t top = lo + a.slot;
   auto* s = reinterpret_cast<Stack*>((top - sizeof(Stack)) & ~uintptr_t{63});
@@ -94,7 +96,9 @@ void StackPool::free_global(Stack* s) {
   if (a.nfree >= kMaxWarmFreeSlots) {
     // Give back everything below the descriptor's page.
     uintptr_t keep = s->hi & ~(kPageBytes - 1);
-    if (keep > s->lo) madvise(reinterpret_cast<void*>(s->lo), keep - s->lo, MADV_DONTNEED);
+    // (Skipping the guard page, which madvise would not touch anyway.)
+    uintptr_t from = s->lo + kPageBytes;
+    if (keep > from) madvise(reinterpret_cast<void*>(from), keep - from, MADV_DONTNEED);
   }
   s->next = a.free;
   a.free = s;
@@ -107,7 +111,7 @@ void StackPool::release_all() {
   for (auto& c : a.chunks) munmap(reinterpret_cast<void*>(c.first), c.second - c.first);
   a.chunks.clear();
   a.free = nullptr;
-  a.nfree = a.total = 0;
+  a.nfree = a.total = a.guarded = 0;
   a.bump = a.bump_end = 0;
 }
 

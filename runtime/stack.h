@@ -12,12 +12,22 @@
 // never unmapped; an oversized global free list gives its pages back with
 // MADV_DONTNEED.
 //
-// Overflow: the bottom kStackRedZoneBytes of every slot are a red zone that a
-// correct goroutine never reaches. Every safepoint (preempt_check, parking,
-// channel and lock operations, allocation) compares the stack pointer with
-// the red-zone boundary and throws "stack overflow" naming the goroutine
-// before it can run into its neighbour. Each chunk additionally starts with a
-// PROT_NONE page so the lowest slot of a chunk faults instead of escaping.
+// Overflow, in three layers:
+//   1. The first kGuardedSlots slots ever created get a PROT_NONE guard page
+//      at their low end (mprotect within the chunk, ~1 µs once per slot;
+//      slots are recycled, so a service with fewer live goroutines than
+//      that is fully guarded). Every guard page splits the chunk's VMA, so
+//      the budget keeps the process far below vm.max_map_count (65530).
+//      The build uses -fstack-clash-protection so large frames probe page
+//      by page and hit the guard instead of jumping over it.
+//   2. The bottom kStackRedZoneBytes of every slot are a red zone that a
+//      correct goroutine never reaches. Every safepoint (preempt_check,
+//      parking, channel and lock operations, allocation) compares the stack
+//      pointer with the red-zone boundary and throws "stack overflow"
+//      naming the goroutine before it can run into its neighbour — the only
+//      protection for slots beyond the guard budget.
+//   3. The SIGSEGV handler (signals.cpp) turns a guard-page fault into the
+//      same "stack overflow in goroutine N" report.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +36,9 @@
 namespace gort {
 
 inline constexpr size_t kStackRedZoneBytes = 16 * 1024;  // never touched by a healthy G
+// Slots that get a guard page: 2 VMAs each, i.e. at most half the default
+// vm.max_map_count (65530) leaving room for the rest of the process.
+inline constexpr size_t kGuardedSlots = 16384;
 
 struct Stack {
   uintptr_t lo = 0;  // lowest address of the slot (red zone starts here)

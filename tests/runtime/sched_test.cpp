@@ -354,3 +354,22 @@ BOOST_AUTO_TEST_CASE(schedtrace_prints_go_lines) {
   BOOST_TEST(detail.find("  M0: p=") != std::string::npos, detail);
   BOOST_TEST(detail.find("  G1: status=4(sleep) m=-1 lockedm=-1") != std::string::npos, detail);
 }
+
+BOOST_AUTO_TEST_CASE(huge_frame_overflow_faults_with_goroutine_id) {
+  // A frame larger than the red zone, with no safepoint in between, faults
+  // in the chunk's guard page; the handler still names the goroutine.
+  auto [status, err] = run_child([] {
+    run_main([] {
+      Chan<int> c;
+      go([&] {
+        // Within the guard budget every slot has a guard page below it.
+        volatile char big[200 * 1024];
+        big[0] = 1;
+        c.send(big[0]);
+      });
+      c.recv();
+    }, Config{.gomaxprocs = 1, .stack_bytes = 64 * 1024});
+  });
+  BOOST_TEST(WIFSIGNALED(status));
+  BOOST_TEST(err.find("fatal error: stack overflow in goroutine") != std::string::npos, err);
+}
