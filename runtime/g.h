@@ -87,7 +87,7 @@ struct G {
 
   // Wait state, written by the G itself before parking.
   WaitReason wait_reason = WaitReason::Zero;
-  int64_t wait_since_ns = 0;           // nanotime when it last parked
+  int64_t wait_since_ns = 0;           // when it last parked (sysmon's coarse clock, ≤ 10 ms stale)
   int64_t runnable_since_ns = 0;       // TSC stamp when it last became runnable (if tracking)
   // Scheduling-latency sampling, as Go's gTrackingPeriod: every 8th
   // transition out of running is tracked (an rdtsc costs ~11 ns here).

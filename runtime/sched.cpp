@@ -235,7 +235,7 @@ bool runqput_slow(P* p, G* g) {
 // inherits the waker's time slice).
 void runqput(P* p, G* g, bool next) {
   if (next) {
-    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    G* old = p->runnext.exchange(g);  // seq_cst: also wakep's StoreLoad fence
     if (old == nullptr) return;
     g = old;
   }
@@ -323,10 +323,12 @@ void startm(P* p, bool spinning) {
   m->park.wakeup();
 }
 
-void wakep() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sched.npidle.load(std::memory_order_relaxed) == 0) return;
-  if (sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
+void wakep(bool published_with_rmw) {
+  // StoreLoad between publishing the G and reading nmspinning (see the
+  // essay). A seq_cst RMW (the runnext exchange) already is one.
+  if (!published_with_rmw) std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.npidle.load() == 0) return;
+  if (sched.nmspinning.load() != 0) return;
   int32_t zero = 0;
   if (!sched.nmspinning.compare_exchange_strong(zero, 1)) return;
   startm(nullptr, true);
@@ -575,6 +577,7 @@ void execute(M* m, G* g) {
   P* p = m->p;
   p->schedtick++;
   p->schedtick_pub.store(p->schedtick, std::memory_order_relaxed);
+  p->switches_pub.store(p->switches_pub.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   g->m = m;
   m->curg.store(g, std::memory_order_relaxed);
   g->status.store(GStatus::Running, std::memory_order_relaxed);
@@ -585,7 +588,6 @@ void execute(M* m, G* g) {
   }
   if (g->tracking) record_latency(g);
   if (auto* o = observer()) o->on_go_start(g, p->id);
-  sched.context_switches.fetch_add(1, std::memory_order_relaxed);
   tls_curg = g;
   asan_enter_g(g);
   ctx::transfer_t t = ctx::jump_fcontext(g->ctx, g);
@@ -598,7 +600,7 @@ void execute(M* m, G* g) {
   left_running(g);
   switch (msg->kind) {
     case SwitchMsg::Park:
-      g->wait_since_ns = nanotime();
+      g->wait_since_ns = sched.coarse_now_ns.load(std::memory_order_relaxed);
       g->status.store(GStatus::Waiting, std::memory_order_release);
       if (auto* o = observer()) o->on_go_block(g, g->wait_reason);
       if (msg->unlockf && !msg->unlockf(g, msg->arg)) {
@@ -800,7 +802,7 @@ void detail::start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t go
   mark_runnable(g);
   if (auto* o = observer()) o->on_go_create(g, parent);
   runqput(p, g, true);
-  wakep();
+  wakep(/*published_with_rmw=*/true);
 }
 
 // ---- park / ready / yield ----
@@ -828,7 +830,7 @@ void ready_g(G* g, bool next) {
     std::lock_guard<std::mutex> l(sched.lock);
     globrunqput(g);
   }
-  wakep();
+  wakep(/*published_with_rmw=*/next && m && m->p);
 }
 
 void detail::ready(G* g) { ready_g(g, true); }
@@ -909,7 +911,7 @@ SchedStats sched_stats() {
   s.preempt_latency_max_ns = sched.preempt_latency_max_ns.load();
   s.preempt_latency_sum_ns = sched.preempt_latency_sum_ns.load();
   s.handoffs = sched.handoffs.load();
-  s.context_switches = sched.context_switches.load();
+  for (P* p : sched.allp) s.context_switches += p->switches_pub.load(std::memory_order_relaxed);
   s.stw_count = sched.stw_count.load();
   s.stw_max_ns = sched.stw_max_ns.load();
   s.netpoll_polls = sched.netpoll_polls.load();
@@ -991,7 +993,6 @@ void reset_sched_state() {
   sched.preempt_latency_max_ns = 0;
   sched.preempt_latency_sum_ns = 0;
   sched.handoffs = 0;
-  sched.context_switches = 0;
   sched.stw_count = 0;
   sched.stw_max_ns = 0;
   sched.netpoll_polls = 0;
@@ -1008,6 +1009,7 @@ int run_main(std::function<void()> main_fn, Config cfg) {
   std::call_once(g_tsc_once, calibrate_tsc);
   reset_sched_state();
   sched.start_ns = nanotime();
+  sched.coarse_now_ns = sched.start_ns;
   int procs = cfg.gomaxprocs > 0 ? cfg.gomaxprocs : static_cast<int>(env_int("GOMAXPROCS", default_procs()));
   sched.gomaxprocs = procs;
   size_t stack_bytes = cfg.stack_bytes ? cfg.stack_bytes : static_cast<size_t>(env_int("GORT_STACK_KB", 256)) * 1024;

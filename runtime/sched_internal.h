@@ -35,6 +35,7 @@ struct P {
   uint32_t syscalltick = 0;        // incremented on every BlockingSection (owner only)
   std::atomic<uint32_t> schedtick_pub{0};    // schedtick published for sysmon
   std::atomic<uint32_t> syscalltick_pub{0};
+  std::atomic<uint64_t> switches_pub{0};     // Gs started on this P (owner writes, stats read)
   // sysmon's view (sysmon only)
   uint32_t sysmon_schedtick = 0;
   int64_t sysmon_schedwhen = 0;
@@ -111,12 +112,16 @@ struct Sched {
   std::atomic<int64_t> preempt_latency_max_ns{0};
   std::atomic<uint64_t> preempt_latency_sum_ns{0};
   std::atomic<uint64_t> handoffs{0};
-  std::atomic<uint64_t> context_switches{0};
   std::atomic<uint64_t> stw_count{0};
   std::atomic<int64_t> stw_max_ns{0};
   std::atomic<uint64_t> netpoll_polls{0};
   std::atomic<uint64_t> latency_counts[kLatencyBuckets + 1]{};
   std::atomic<uint64_t> latency_sum_ns{0};
+
+  // Coarse clock (≤ 10 ms stale), refreshed by sysmon every round: stamps
+  // G::wait_since_ns on every park without a clock read (which costs
+  // ~30 ns here — a third of a channel round trip).
+  std::atomic<int64_t> coarse_now_ns{0};
 
   int64_t start_ns = 0;
   int64_t schedtrace_ms = 0;
@@ -141,7 +146,7 @@ void ready_g(G* g, bool next = true);
 void inject_glist(GQueue& q);
 
 // wakep tries to start an M for an idle P if nobody is spinning.
-void wakep();
+void wakep(bool published_with_rmw = false);
 
 // netpoll hooks (netpoll.cpp)
 bool netpoll_inited();

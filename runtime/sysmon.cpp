@@ -90,6 +90,7 @@ void sysmon_loop() {
   for (;;) {
     if (g_sysmon_stop.timed_sleep(delay)) return;
     int64_t now = nanotime();
+    sched.coarse_now_ns.store(now, std::memory_order_relaxed);
     int acted = retake(now);
     int64_t lp = sched.lastpoll.load();
     if (lp != 0 && lp + kNetpollForceNs < now && sched.lastpoll.compare_exchange_strong(lp, now)) {
