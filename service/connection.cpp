@@ -78,6 +78,7 @@ class Session final {
   bool write(Response& res, unsigned version, bool head, bool keep_alive);
   Labels labels_for(http::verb method, std::string_view target) const;
   Labels labels_from_buffer() const;
+  Labels labels_of(const Parser& parser) const;
   void refuse(unsigned status, std::string_view line, const Labels& l, int64_t t0);
 
   const ServeContext& ctx_;
@@ -181,20 +182,16 @@ bool Session::read_failed(const error_code& ec, Parser& parser, int64_t t0) {
   if (ec == http::error::end_of_stream) return false;  // closed between requests
   if (st_.timed_out.load()) {
     // Idle too long: just close. Mid-request: tell the client (408).
-    if (got_some) refuse(408, "request timeout", parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer(), t0);
+    if (got_some) refuse(408, "request timeout", labels_of(parser), t0);
     return false;
   }
   if (ec.category() != http::make_error_code(http::error::bad_method).category() ||
       ec == http::error::partial_message)
     return false;  // the client went away or the socket failed
-  Labels l = parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer();
+  Labels l = labels_of(parser);
   if (ec == http::error::header_limit) {
     refuse(431, "request header fields too large (limit " + std::to_string(kMaxHeaderBytes) + " bytes)", l, t0);
   } else if (ec == http::error::body_limit) {
-    // Beast reports a too-large Content-Length while parsing the header, so
-    // the request line is parsed even then.
-    if (!parser.is_header_done() && !parser.get().method_string().empty())
-      l = labels_for(parser.get().method(), parser.get().target());
     refuse(413, "request body too large (limit " + std::to_string(kMaxBodyBytes) + " bytes)", l, t0);
   } else {
     refuse(400, "malformed request: " + ec.message(), l, t0);
@@ -219,7 +216,7 @@ void Session::refuse_over_capacity() {
   http::read_header(conn_, buf_, parser, ec);
   int64_t t0 = gort::nanotime();
   if (ec && !parser.got_some() && buf_.size() == 0) return;
-  Labels l = parser.is_header_done() ? labels_for(parser.get().method(), parser.get().target()) : labels_from_buffer();
+  Labels l = labels_of(parser);
   refuse(503, "too many open connections (limit " + std::to_string(ctx_.limits.max_conns) + ")", l, t0);
 }
 
@@ -253,6 +250,16 @@ Labels Session::labels_for(http::verb method, std::string_view target) const {
     if (m.route) l.path = m.route->metric_path;
   }
   return l;
+}
+
+// labels_of labels a request that may have been read only partly. Beast's
+// parser consumes the request line as soon as it is complete, even while
+// the rest of the header is missing (or too large); before that the
+// request line is still at the front of the buffer.
+Labels Session::labels_of(const Parser& parser) const {
+  const BeastRequest& m = parser.get();
+  if (m.method() != http::verb::unknown || !m.method_string().empty()) return labels_for(m.method(), m.target());
+  return labels_from_buffer();
 }
 
 // labels_from_buffer labels a request whose header could not be parsed from

@@ -1,0 +1,75 @@
+// gortd_harness.h — test helpers for gortd's integration tests: run the
+// real gortd binary as a child process on 127.0.0.1:0 and talk raw HTTP/1.1
+// to it over loopback.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gortd_test {
+
+// Reply is a parsed HTTP response.
+struct Reply {
+  int status = 0;                             // 0: no parsable response
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string raw;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// parse_reply parses the first response in raw (Content-Length framed, or
+// up to the end when absent).
+Reply parse_reply(const std::string& raw);
+
+// Gortd runs gortd with args (plus --addr 127.0.0.1:0 unless args has
+// --addr) and env additions; the constructor waits for its "listening on"
+// line(s). The destructor kills it if it is still running.
+class Gortd {
+ public:
+  explicit Gortd(std::vector<std::string> args = {}, std::vector<std::string> env = {});
+  ~Gortd();
+  Gortd(const Gortd&) = delete;
+  Gortd& operator=(const Gortd&) = delete;
+
+  int port() const { return port_; }
+  int debug_port() const { return debug_port_; }
+  pid_t pid() const { return pid_; }
+  // signal sends sig; wait_exit waits (bounded) and returns the exit status
+  // (-1 on timeout, 128+N when killed by signal N).
+  void signal(int sig);
+  int wait_exit(std::chrono::milliseconds limit);
+  // log returns what gortd wrote to stderr so far.
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0, debug_port_ = 0;
+  std::string log_path_;
+  bool reaped_ = false;
+};
+
+// connect_to opens a blocking TCP connection to 127.0.0.1:port (-1 on error).
+int connect_to(int port);
+// exchange sends bytes on a fresh connection and reads until the server
+// closes or timeout passes; returns everything read.
+std::string exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// read_until_close reads fd until EOF or timeout.
+std::string read_until_close(int fd, std::chrono::milliseconds timeout);
+// get sends "METHOD target HTTP/1.1" with Connection: close and extra header
+// lines ("Name: value\r\n" each) and parses the reply.
+Reply request(int port, const std::string& method, const std::string& target, const std::string& extra_headers = "");
+inline Reply get(int port, const std::string& target, const std::string& extra_headers = "") {
+  return request(port, "GET", target, extra_headers);
+}
+
+// raise_fd_limit raises RLIMIT_NOFILE to its hard limit.
+void raise_fd_limit();
+
+}  // namespace gortd_test

@@ -1,0 +1,552 @@
+// gortd_test.cpp — integration tests of gortd: each test starts the real
+// binary on 127.0.0.1:0 and checks, over loopback, every endpoint's reply
+// text, every refusal status (400/401/404/405/408/413/431/503) and its
+// count in http_requests_total, `promtool check metrics` on /metrics, that
+// metric labels are route templates and never raw URLs, the debug
+// listener and basic auth, graceful shutdown with a request in flight, 1,000
+// concurrent /sleep connections, and that a long /work does not starve
+// other requests.
+#define BOOST_TEST_MODULE gortd_test
+#include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fcntl.h>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "gortd_harness.h"
+
+using namespace gortd_test;
+using namespace std::chrono;
+using namespace std::chrono_literals;
+
+namespace {
+
+// metric_value returns the value of the sample line starting with series
+// (name plus exact label text), or -1 when absent.
+double metric_value(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+std::string metrics_of(const Gortd& g) { return get(g.port(), "/metrics").body; }
+
+// ms returns d in whole milliseconds (printable in test messages).
+template <class D>
+long long ms(D d) {
+  return duration_cast<milliseconds>(d).count();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(endpoints)
+
+BOOST_AUTO_TEST_CASE(index_lists_every_endpoint) {
+  Gortd g;
+  Reply r = get(g.port(), "/");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("content-type") == "text/plain; charset=utf-8");
+  BOOST_TEST(r.body.rfind("gortd 0.1.0", 0) == 0);
+  for (const char* e : {"/work", "/alloc", "/sleep", "/mixed", "/error", "/leak", "/contend", "/gc", "/metrics",
+                        "/debug/pprof/", "/debug/vars"})
+    BOOST_TEST(r.body.find(std::string("  ") + e) != std::string::npos, e);
+}
+
+BOOST_AUTO_TEST_CASE(work_sleep_error_reply_texts) {
+  Gortd g;
+  BOOST_TEST(get(g.port(), "/work?n=200000").body == "work n=200000 result=14173078858223602343\n");
+  BOOST_TEST(get(g.port(), "/work?n=0").body == "work n=0 result=88172645463325252\n");
+  BOOST_TEST(get(g.port(), "/work").body.rfind("work n=1000000 result=", 0) == 0);
+  BOOST_TEST(get(g.port(), "/sleep?ms=10").body == "slept ms=10\n");
+  Reply e = get(g.port(), "/error?code=503");
+  BOOST_TEST(e.status == 503);
+  BOOST_TEST(e.body == "error code=503\n");
+  BOOST_TEST(get(g.port(), "/error").status == 500);
+  Reply ok = get(g.port(), "/error?code=502&p=0");
+  BOOST_TEST(ok.status == 200);
+  BOOST_TEST(ok.body == "ok\n");
+  BOOST_TEST(get(g.port(), "/error?code=599").status == 599);
+}
+
+BOOST_AUTO_TEST_CASE(leak_starts_and_releases_goroutines) {
+  Gortd g;
+  double before = metric_value(metrics_of(g), "go_goroutines");
+  BOOST_TEST(get(g.port(), "/leak?n=100").body == "leak started=100 blocked=100\n");
+  BOOST_TEST(get(g.port(), "/leak?n=5").body == "leak started=5 blocked=105\n");
+  BOOST_TEST(metric_value(metrics_of(g), "go_goroutines") >= before + 105);
+  BOOST_TEST(get(g.port(), "/leak?release=1").body == "leak released=105\n");
+  double after = 0;
+  for (int i = 0; i < 200; i++) {  // released goroutines exit asynchronously
+    after = metric_value(metrics_of(g), "go_goroutines");
+    if (after < before + 5) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(after < before + 5);
+  BOOST_TEST(get(g.port(), "/leak?release=1").body == "leak released=0\n");
+  BOOST_TEST(get(g.port(), "/leak").body == "leak started=1000 blocked=1000\n");
+}
+
+BOOST_AUTO_TEST_CASE(contend_reports_go_duration) {
+  Gortd g;
+  Reply r = get(g.port(), "/contend?g=4&n=200");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(std::regex_match(r.body, std::regex(R"(contend g=4 n=200 elapsed=[0-9.]+(ns|µs|ms|s)\n)")), r.body);
+  BOOST_TEST(std::regex_match(get(g.port(), "/contend").body, std::regex(R"(contend g=8 n=1000 elapsed=\S+\n)")));
+}
+
+BOOST_AUTO_TEST_CASE(heap_and_profile_endpoints_answer_501) {
+  Gortd g;
+  for (const char* p : {"/alloc", "/alloc?kb=1&size=64", "/mixed", "/mixed?n=1&kb=1&ms=1", "/gc", "/gc?set=200",
+                        "/gc?run=1", "/gc?memlimit=100MiB"}) {
+    Reply r = get(g.port(), p);
+    BOOST_TEST(r.status == 501, p);
+    BOOST_TEST(r.body == "needs the collected heap (not built yet)\n", p);
+  }
+  for (const char* p : {"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace"}) {
+    Reply r = get(g.port(), p);
+    BOOST_TEST(r.status == 501, p);
+    BOOST_TEST(r.body.find('\n') == r.body.size() - 1, p);  // one line
+  }
+}
+
+BOOST_AUTO_TEST_CASE(debug_vars_is_json_with_cmdline) {
+  Gortd g({"--stats-interval", "0"});
+  Reply r = get(g.port(), "/debug/vars");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("content-type") == "application/json; charset=utf-8");
+  BOOST_TEST(r.body.rfind("{\n\"cmdline\": [", 0) == 0);
+  BOOST_TEST(r.body.find("\"--stats-interval\", \"0\"") != std::string::npos);
+  BOOST_TEST(r.body.find("\"goroutines\": ") != std::string::npos);
+  BOOST_TEST(r.body.find("\"gomaxprocs\": ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameters_answer_400_with_the_reason) {
+  Gortd g;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/work?n=abc", "bad parameter n=\"abc\": not an integer"},
+      {"/work?n=-1", "bad parameter n=-1: out of range [0, 10000000000]"},
+      {"/work?n=10000000001", "bad parameter n=10000000001: out of range [0, 10000000000]"},
+      {"/work?n=99999999999999999999", "bad parameter n=\"99999999999999999999\": not an integer"},
+      {"/work?n=1.5", "bad parameter n=\"1.5\": not an integer"},
+      {"/work?n=%22x", "bad parameter n=\"\\\"x\": not an integer"},
+      {"/sleep?ms=600001", "bad parameter ms=600001: out of range [0, 600000]"},
+      {"/error?code=399", "bad parameter code=399: out of range [400, 599]"},
+      {"/error?p=2", "bad parameter p=2: out of range [0, 1]"},
+      {"/error?p=x", "bad parameter p=\"x\": not a number"},
+      {"/leak?n=1000001", "bad parameter n=1000001: out of range [0, 1000000]"},
+      {"/leak?release=2", "bad parameter release=\"2\": must be 1"},
+      {"/contend?g=0", "bad parameter g=0: out of range [1, 10000]"},
+      {"/contend?n=1000001", "bad parameter n=1000001: out of range [0, 1000000]"},
+      {"/alloc?size=7", "bad parameter size=7: out of range [8, 1048576]"},
+      {"/alloc?kb=1048577", "bad parameter kb=1048577: out of range [0, 1048576]"},
+      {"/alloc?keep=4097", "bad parameter keep=4097: out of range [0, 4096]"},
+      {"/mixed?ms=-5", "bad parameter ms=-5: out of range [0, 600000]"},
+      {"/gc?set=-1", "bad parameter set=\"-1\": must be an integer >= 0 or off"},
+      {"/gc?memlimit=12XB", "bad parameter memlimit=\"12XB\": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off"},
+      {"/gc?run=2", "bad parameter run=\"2\": must be 1"},
+  };
+  for (const auto& [target, reason] : cases) {
+    Reply r = get(g.port(), target);
+    BOOST_TEST(r.status == 400, target);
+    BOOST_TEST(r.body == reason + "\n", target);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_path_404_and_wrong_method_405) {
+  Gortd g;
+  Reply nf = get(g.port(), "/no/such/path");
+  BOOST_TEST(nf.status == 404);
+  BOOST_TEST(nf.body == "404 page not found: /no/such/path\n");
+  Reply na = request(g.port(), "POST", "/work", "Content-Length: 0\r\n");
+  BOOST_TEST(na.status == 405);
+  BOOST_TEST(na.header("allow") == "GET, HEAD");
+  BOOST_TEST(na.body == "method POST not allowed on /work\n");
+  BOOST_TEST(request(g.port(), "DELETE", "/metrics").status == 405);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_pipelining_and_head) {
+  Gortd g;
+  std::string out = exchange(g.port(),
+                             "GET /work?n=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "HEAD /work?n=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /sleep?ms=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  BOOST_TEST(out.find("work n=1 result=8748534153485358512\n") != std::string::npos);
+  BOOST_TEST(out.find("work n=1 result=8748534153485358512\n", out.find("HTTP/1.1 200", 10)) == std::string::npos);
+  BOOST_TEST(out.find("slept ms=1\n") != std::string::npos);
+  size_t responses = 0;
+  for (size_t p = 0; (p = out.find("HTTP/1.1 200 OK", p)) != std::string::npos; p++) responses++;
+  BOOST_TEST(responses == 3u);
+  Reply v10 = parse_reply(exchange(g.port(), "GET /work?n=1 HTTP/1.0\r\n\r\n"));
+  BOOST_TEST(v10.status == 200);
+  BOOST_TEST(v10.raw.rfind("HTTP/1.0 200", 0) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(limits)
+
+BOOST_AUTO_TEST_CASE(malformed_request_400) {
+  Gortd g;
+  BOOST_TEST(parse_reply(exchange(g.port(), "GARBAGE\r\n\r\n")).status == 400);
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET /work HTTP/1.1\r\n\r\n")).body == "missing required Host header\n");
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET work HTTP/1.1\r\nHost: t\r\n\r\n")).status == 400);
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n")).status == 400);
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n")).status == 400);
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n")).status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(header_over_8k_431) {
+  Gortd g;
+  Reply r = parse_reply(exchange(g.port(), "GET /work?n=1 HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n"));
+  BOOST_TEST(r.status == 431);
+  BOOST_TEST(r.header("connection") == "close");
+  // Just under the limit is fine.
+  Reply ok = parse_reply(exchange(g.port(), "GET /work?n=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: " +
+                                                std::string(7000, 'a') + "\r\n\r\n"));
+  BOOST_TEST(ok.status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(body_over_1m_413) {
+  Gortd g;
+  // Declared too large: refused from the header, before any body is read.
+  Reply r = parse_reply(exchange(g.port(), "POST /debug/pprof/symbol HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n" +
+                                               std::string(300000, 'x')));
+  BOOST_TEST(r.status == 413);
+  BOOST_TEST(r.body == "request body too large (limit 1048576 bytes)\n");
+  // Chunked past the limit.
+  std::string chunked = "POST /debug/pprof/symbol HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; i++) chunked += "10000\r\n" + std::string(0x10000, 'y') + "\r\n";
+  chunked += "0\r\n\r\n";
+  BOOST_TEST(parse_reply(exchange(g.port(), chunked)).status == 413);
+  // Within the limit the body is read and the request served.
+  Reply small = parse_reply(exchange(g.port(), "POST /debug/pprof/symbol HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                                   "Content-Length: 10\r\n\r\n0123456789"));
+  BOOST_TEST(small.status == 501);
+}
+
+BOOST_AUTO_TEST_CASE(slow_client_408_and_idle_close) {
+  Gortd g({"--read-timeout", "300ms", "--idle-timeout", "400ms"});
+  auto t0 = steady_clock::now();
+  Reply r = parse_reply(exchange(g.port(), "GET /work?n=1 HTTP/1.1\r\nHost: t\r\n", 5s));  // header never ends
+  auto took = steady_clock::now() - t0;
+  BOOST_TEST(r.status == 408);
+  BOOST_TEST(r.body == "request timeout\n");
+  BOOST_TEST(ms(took) >= 250);
+  BOOST_TEST(ms(took) < 2000);
+  // A body that stops arriving also times out.
+  BOOST_TEST(parse_reply(exchange(g.port(), "GET /work HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc", 5s)).status == 408);
+  // A connection that never sends anything is closed without a reply.
+  t0 = steady_clock::now();
+  BOOST_TEST(exchange(g.port(), "", 5s).empty());
+  took = steady_clock::now() - t0;
+  BOOST_TEST(ms(took) >= 350);
+  BOOST_TEST(ms(took) < 2000);
+  // Bytes dribbled slower than the read timeout: 408 even though each gap is short.
+  int fd = connect_to(g.port());
+  for (char c : std::string("GET /work?n=1 HTTP/1.1\r\nHost: t")) {
+    if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(parse_reply(read_until_close(fd, 5s)).status == 408);
+  close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(connection_cap_503) {
+  Gortd g({"--max-conns", "2"});
+  int a = connect_to(g.port()), b = connect_to(g.port());
+  std::this_thread::sleep_for(100ms);  // let gortd admit both
+  Reply r = get(g.port(), "/work?n=1");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(r.body == "too many open connections (limit 2)\n");
+  close(a);
+  close(b);
+  bool served = false;
+  for (int i = 0; i < 100 && !served; i++) {  // the two slots free up as gortd sees the closes
+    served = get(g.port(), "/work?n=1").status == 200;
+    if (!served) std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(served);
+}
+
+BOOST_AUTO_TEST_CASE(every_refusal_is_counted) {
+  Gortd g({"--read-timeout", "200ms", "--max-conns", "3"});
+  get(g.port(), "/nope");                                                  // 404
+  request(g.port(), "PUT", "/sleep", "Content-Length: 0\r\n");             // 405
+  get(g.port(), "/work?n=x");                                              // 400 (parameter)
+  exchange(g.port(), "GARBAGE\r\n\r\n");                                   // 400 (malformed)
+  exchange(g.port(), "GET /work HTTP/1.1\r\nHost: t\r\nX: " + std::string(9000, 'a') + "\r\n\r\n");  // 431
+  exchange(g.port(), "GET /work HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999\r\n\r\n");           // 413
+  exchange(g.port(), "GET /sleep HTTP/1.1\r\nHost: t\r\n", 3s);             // 408
+  int a = connect_to(g.port()), b = connect_to(g.port()), c = connect_to(g.port());
+  std::this_thread::sleep_for(100ms);
+  get(g.port(), "/error?code=418");                                        // 503 (over the cap)
+  close(a);
+  close(b);
+  close(c);
+  std::this_thread::sleep_for(100ms);
+  std::string m = metrics_of(g);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="404",method="GET",path="unmatched"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="405",method="PUT",path="/sleep"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="400",method="GET",path="/work"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="400",method="OTHER",path="unmatched"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="431",method="GET",path="/work"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="413",method="GET",path="/work"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="408",method="GET",path="/sleep"})") == 1);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="503",method="GET",path="/error"})") == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(debug_listener)
+
+BOOST_AUTO_TEST_CASE(debug_auth_401_with_challenge) {
+  Gortd g({"--debug-auth", "admin:s3cret"});
+  Reply none = get(g.port(), "/debug/vars");
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(none.header("www-authenticate").rfind("Basic realm=", 0) == 0);
+  // admin:wrong, admin:s3cret, admin:s3cretX in base64
+  BOOST_TEST(get(g.port(), "/debug/vars", "Authorization: Basic YWRtaW46d3Jvbmc=\r\n").status == 401);
+  BOOST_TEST(get(g.port(), "/debug/vars", "Authorization: Basic YWRtaW46czNjcmV0WA==\r\n").status == 401);
+  BOOST_TEST(get(g.port(), "/debug/vars", "Authorization: Bearer YWRtaW46czNjcmV0\r\n").status == 401);
+  BOOST_TEST(get(g.port(), "/debug/vars", "Authorization: Basic YWRtaW46czNjcmV0\r\n").status == 200);
+  BOOST_TEST(get(g.port(), "/gc").status == 401);
+  BOOST_TEST(get(g.port(), "/debug/pprof/heap").status == 401);
+  // Workloads and metrics stay open.
+  BOOST_TEST(get(g.port(), "/work?n=1").status == 200);
+  BOOST_TEST(get(g.port(), "/metrics").status == 200);
+  BOOST_TEST(metric_value(metrics_of(g), R"(http_requests_total{code="401",method="GET",path="/debug/vars"})") == 4);
+}
+
+BOOST_AUTO_TEST_CASE(debug_addr_moves_debug_routes) {
+  Gortd g({"--debug-addr", "127.0.0.1:0"});
+  BOOST_TEST(g.debug_port() != 0);
+  BOOST_TEST(get(g.port(), "/debug/vars").status == 404);
+  BOOST_TEST(get(g.port(), "/gc").status == 404);
+  BOOST_TEST(get(g.port(), "/debug/pprof/").status == 404);
+  BOOST_TEST(get(g.debug_port(), "/debug/vars").status == 200);
+  BOOST_TEST(get(g.debug_port(), "/gc").status == 501);
+  BOOST_TEST(get(g.debug_port(), "/work?n=1").status == 404);
+  BOOST_TEST(get(g.port(), "/work?n=1").status == 200);
+  BOOST_TEST(get(g.port(), "/metrics").status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(metrics)
+
+BOOST_AUTO_TEST_CASE(metrics_pass_promtool) {
+  std::string promtool = PROMTOOL_PATH;
+  BOOST_REQUIRE_MESSAGE(!promtool.empty(), "promtool not found at configure time (install prometheus)");
+  Gortd g;
+  get(g.port(), "/work?n=10");
+  get(g.port(), "/nope");
+  get(g.port(), "/error?code=503");
+  Reply r = get(g.port(), "/metrics");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  char path[] = "/tmp/gortd_metrics_XXXXXX";
+  int fd = mkstemp(path);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(write(fd, r.body.data(), r.body.size()) == static_cast<ssize_t>(r.body.size()));
+  close(fd);
+  std::string cmd = promtool + " check metrics < " + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  unlink(path);
+  BOOST_TEST(status == 0, "promtool check metrics: " << out);
+  for (const char* name : {"go_goroutines ", "go_threads ", "go_info{", "process_cpu_seconds_total ",
+                           "process_resident_memory_bytes ", "process_open_fds ", "process_start_time_seconds ",
+                           "http_requests_in_flight ", "http_request_duration_seconds_bucket{",
+                           "gort_sched_global_runqueue_length ", "gort_sched_local_runqueue_length{p=\"0\"} ",
+                           "gort_sched_steals_total ", "gort_sched_preempt_requests_total ",
+                           "gort_sched_latency_seconds_bucket{le=\"+Inf\"} "})
+    BOOST_TEST(r.body.find(std::string("\n") + name) != std::string::npos, name);
+  BOOST_TEST(metric_value(r.body, R"(http_requests_total{code="200",method="GET",path="/work"})") == 1);
+  BOOST_TEST(metric_value(r.body, R"(http_requests_total{code="503",method="GET",path="/error"})") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(path_labels_are_route_templates_never_raw_urls) {
+  Gortd g;
+  for (const char* t : {"/no/such/path?x=1", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine", "/work?n=abc",
+                        "/%2e%2e/etc/passwd", "/work/", "/WORK", "/sleep?ms=1&x=%ff", "//work",
+                        "http://evil.example/secret?q=1"})
+    get(g.port(), t);
+  exchange(g.port(), "BREW /coffee HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  std::string m = metrics_of(g);
+  std::set<std::string> allowed = {"unmatched", "/", "/work", "/alloc", "/sleep", "/mixed", "/error", "/leak",
+                                   "/contend", "/gc", "/metrics", "/debug/vars", "/debug/pprof/",
+                                   "/debug/pprof/symbol", "/debug/pprof/{profile}"};
+  std::set<std::string> methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER"};
+  std::regex path_re(R"re(path="([^"]*)")re"), method_re(R"re(method="([^"]*)")re");
+  size_t seen = 0;
+  for (auto it = std::sregex_iterator(m.begin(), m.end(), path_re); it != std::sregex_iterator(); ++it, ++seen)
+    BOOST_TEST(allowed.count((*it)[1]) == 1u, "unexpected path label " << (*it)[1]);
+  for (auto it = std::sregex_iterator(m.begin(), m.end(), method_re); it != std::sregex_iterator(); ++it)
+    BOOST_TEST(methods.count((*it)[1]) == 1u, "unexpected method label " << (*it)[1]);
+  BOOST_TEST(seen > 0u);
+  BOOST_TEST(m.find("passwd") == std::string::npos);
+  BOOST_TEST(m.find("evil") == std::string::npos);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="501",method="GET",path="/debug/pprof/{profile}"})") == 2);
+  BOOST_TEST(metric_value(m, R"(http_requests_total{code="405",method="OTHER",path="unmatched"})") < 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(graceful_shutdown_finishes_request_in_flight) {
+  Gortd g;
+  // An idle keep-alive connection: closed at shutdown, not waited for.
+  int idle = connect_to(g.port());
+  std::string req = "GET /work?n=1 HTTP/1.1\r\nHost: t\r\n\r\n";
+  BOOST_REQUIRE(send(idle, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  char buf[512];
+  BOOST_REQUIRE(recv(idle, buf, sizeof buf, 0) > 0);
+
+  Reply in_flight;
+  std::thread client([&] { in_flight = get(g.port(), "/sleep?ms=800"); });
+  std::this_thread::sleep_for(300ms);
+  auto t0 = steady_clock::now();
+  g.signal(SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(connect_to(g.port()) == -1);  // no longer accepting
+  BOOST_TEST(read_until_close(idle, 2s).empty());  // the idle connection was closed
+  close(idle);
+  client.join();
+  BOOST_TEST(in_flight.status == 200);
+  BOOST_TEST(in_flight.body == "slept ms=800\n");
+  BOOST_TEST(in_flight.header("connection") == "close");
+  BOOST_TEST(g.wait_exit(5s) == 0);
+  BOOST_TEST(ms(steady_clock::now() - t0) < 3000);
+  BOOST_TEST(g.log().find("shutdown complete") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_wait_is_bounded) {
+  Gortd g({"--shutdown-timeout", "300ms"});
+  std::thread client([&] { get(g.port(), "/sleep?ms=60000"); });
+  std::this_thread::sleep_for(200ms);
+  auto t0 = steady_clock::now();
+  g.signal(SIGINT);
+  BOOST_TEST(g.wait_exit(5s) == 0);
+  BOOST_TEST(ms(steady_clock::now() - t0) < 2000);
+  client.join();
+}
+
+BOOST_AUTO_TEST_CASE(thousand_concurrent_sleeps_all_succeed) {
+  raise_fd_limit();
+  Gortd g;
+  constexpr int kConns = 1000;
+  const std::string req = "GET /sleep?ms=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  std::vector<pollfd> fds(kConns);
+  std::vector<std::string> replies(kConns);
+  std::vector<bool> sent(kConns, false);
+  for (int i = 0; i < kConns; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(g.port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);  // EINPROGRESS
+    fds[i] = {fd, POLLOUT, 0};
+  }
+  int open = kConns;
+  auto deadline = steady_clock::now() + 30s;
+  while (open > 0 && steady_clock::now() < deadline) {
+    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (int i = 0; i < kConns; i++) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      if (!sent[i] && (fds[i].revents & POLLOUT)) {
+        sent[i] = send(fds[i].fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+        fds[i].events = POLLIN;
+        continue;
+      }
+      char buf[1024];
+      ssize_t n = recv(fds[i].fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        replies[i].append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        open--;
+      }
+    }
+  }
+  int ok = 0;
+  for (int i = 0; i < kConns; i++) {
+    if (fds[i].fd >= 0) close(fds[i].fd);
+    Reply r = parse_reply(replies[i]);
+    if (r.status == 200 && r.body == "slept ms=50\n") ok++;
+  }
+  BOOST_TEST(ok == kConns);
+}
+
+BOOST_AUTO_TEST_CASE(long_work_does_not_starve_other_connections) {
+  // One P: without preemption checks in /work, / would wait for it.
+  Gortd g({}, {"GOMAXPROCS=1"});
+  std::atomic<bool> done{false};
+  Reply work;
+  std::thread client([&] {
+    work = get(g.port(), "/work?n=1000000000");
+    done = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  nanoseconds worst{0};
+  for (int i = 0; i < 10 && !done; i++) {
+    auto t0 = steady_clock::now();
+    BOOST_TEST(get(g.port(), "/").status == 200);
+    worst = std::max(worst, steady_clock::now() - t0);
+  }
+  BOOST_TEST(!done.load());  // the long request was really running meanwhile
+  BOOST_TEST(ms(worst) < 200);
+  client.join();
+  BOOST_TEST(work.status == 200);
+  BOOST_TEST(metric_value(metrics_of(g), "gort_sched_preemptions_total") > 0);
+}
+
+BOOST_AUTO_TEST_CASE(flags_help_and_errors) {
+  std::string out;
+  FILE* p = popen(GORTD_PATH " --help", "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  BOOST_TEST(pclose(p) == 0);
+  for (const char* f : {"--addr", "--debug-addr", "--debug-auth", "--stats-interval", "--read-timeout",
+                        "--max-conns", "--shutdown-timeout", "GOMAXPROCS", "GODEBUG"})
+    BOOST_TEST(out.find(f) != std::string::npos, f);
+  BOOST_TEST(WEXITSTATUS(system(GORTD_PATH " --no-such-flag 2>/dev/null")) == 2);
+  BOOST_TEST(WEXITSTATUS(system(GORTD_PATH " --read-timeout 5 2>/dev/null")) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(stats_interval_prints_stats_lines) {
+  Gortd g({"--stats-interval", "50ms"});
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(std::regex_search(g.log(), std::regex(R"(heap=\d+ KB, sys=\d+ KB, num_gc=\d+, goroutines=\d+\n)")));
+}
+
+BOOST_AUTO_TEST_CASE(address_in_use_exits_1) {
+  Gortd g;
+  std::string cmd = std::string(GORTD_PATH) + " --addr 127.0.0.1:" + std::to_string(g.port()) + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  BOOST_TEST(WEXITSTATUS(status) == 1);
+  BOOST_TEST(out.find("bind: Address already in use") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
