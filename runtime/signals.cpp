@@ -23,8 +23,6 @@ namespace {
 
 constexpr size_t kAltStackBytes = 64 * 1024;
 thread_local char* tls_altstack = nullptr;
-struct sigaction g_old_segv, g_old_bus;
-bool g_installed = false;
 
 void on_fault(int sig, siginfo_t* info, void*) {
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
@@ -55,17 +53,16 @@ void signals_thread_init() {
   sigaltstack(&ss, nullptr);
 }
 
-// signals_install installs the fault handler once per process (chaining
-// nothing: the runtime owns SIGSEGV/SIGBUS while it runs, as Go does).
+// signals_install installs the fault handler (every run_main: something may
+// have reset it in between). The runtime owns SIGSEGV/SIGBUS while it runs,
+// as Go does.
 void signals_install() {
-  if (g_installed) return;
-  g_installed = true;
   struct sigaction sa{};
   sa.sa_sigaction = &on_fault;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &g_old_segv);
-  sigaction(SIGBUS, &sa, &g_old_bus);
+  sigaction(SIGSEGV, &sa, nullptr);
+  sigaction(SIGBUS, &sa, nullptr);
 }
 
 }  // namespace gort
