@@ -50,6 +50,18 @@ namespace detail {
 std::atomic<SchedObserver*> g_observer{nullptr};
 }
 
+SavedFrame saved_frame(const G* g) {
+  SavedFrame f;
+  GStatus s = g->status.load(std::memory_order_acquire);
+  if (g->ctx == nullptr || (s != GStatus::Waiting && s != GStatus::Runnable)) return f;
+  auto ctx = reinterpret_cast<uintptr_t>(g->ctx);
+  if (ctx < g->stack.lo || ctx + 0x48 > g->stack.hi) return f;
+  f.fp = *reinterpret_cast<const uintptr_t*>(ctx + 0x38);
+  f.pc = *reinterpret_cast<const uintptr_t*>(ctx + 0x40);
+  f.sp = ctx + 0x48;
+  return f;
+}
+
 SchedObserver* set_observer(SchedObserver* o) { return detail::g_observer.exchange(o); }
 
 void for_each_goroutine(const std::function<void(G*)>& fn) {

@@ -117,4 +117,17 @@ struct G {
 #endif
 };
 
+// SavedFrame is where a stack walk of a switched-out goroutine starts.
+struct SavedFrame {
+  uintptr_t pc = 0;  // return address into the frame that switched away
+  uintptr_t fp = 0;  // that frame's frame pointer (rbp): head of the chain
+  uintptr_t sp = 0;  // stack pointer after the switch returns
+};
+
+// saved_frame reads the registers Boost.Context's jump_fcontext saved on a
+// goroutine's stack when it switched away (x86-64 SysV layout: rbp at
+// ctx+0x38, return address at ctx+0x40). Valid only while g is not running
+// (runnable or waiting); returns zeros otherwise.
+SavedFrame saved_frame(const G* g);
+
 }  // namespace gort

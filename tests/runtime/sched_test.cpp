@@ -373,3 +373,37 @@ BOOST_AUTO_TEST_CASE(huge_frame_overflow_faults_with_goroutine_id) {
   BOOST_TEST(WIFSIGNALED(status));
   BOOST_TEST(err.find("fatal error: stack overflow in goroutine") != std::string::npos, err);
 }
+
+namespace {
+std::atomic<uintptr_t> g_marker_fp{0};
+__attribute__((noinline)) void park_in_marker(Chan<int>& c) {
+  g_marker_fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  c.recv();
+  asm volatile("" ::: "memory");  // keep the frame
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(parked_goroutine_stack_walks_by_frame_pointers) {
+  bool found = false;
+  int depth = 0;
+  run_main([&] {
+    Chan<int> c;
+    int64_t id = go([&] { park_in_marker(c); });
+    sleep_ms(2);
+    for_each_goroutine([&](G* g) {
+      if (g->id != id) return;
+      SavedFrame f = saved_frame(g);
+      uintptr_t fp = f.fp;
+      for (depth = 0; fp >= g->stack.lo && fp < g->stack.hi && depth < 64; depth++) {
+        if (fp == g_marker_fp.load()) {
+          found = true;
+          break;
+        }
+        fp = *reinterpret_cast<uintptr_t*>(fp);
+      }
+    });
+    c.send(1);
+  }, Config{.gomaxprocs = 2});
+  BOOST_TEST(found);
+  BOOST_TEST(depth > 0);
+}
