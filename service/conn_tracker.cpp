@@ -35,11 +35,16 @@ int ConnTracker::reap(int64_t now) {
   std::lock_guard<std::mutex> l(mu_);
   for (ConnState* c = head_; c; c = c->next) {
     int64_t d = c->deadline_ns.load(std::memory_order_relaxed);
-    if (d == 0 || d > now || c->timed_out.load(std::memory_order_relaxed)) continue;
+    if (d == 0 || d > now) continue;
     ConnPhase p = c->phase.load(std::memory_order_seq_cst);
     if (p == ConnPhase::Handling) continue;
+    // A read side already shut down can still block in a write (a 408 to a
+    // client that does not read), so a write deadline escalates to SHUT_RDWR.
+    int how = p == ConnPhase::Writing ? SHUT_RDWR : SHUT_RD;
+    if (c->shut > how) continue;  // already done
     c->timed_out.store(true, std::memory_order_seq_cst);
-    ::shutdown(c->fd, p == ConnPhase::Writing ? SHUT_RDWR : SHUT_RD);
+    ::shutdown(c->fd, how);
+    c->shut = static_cast<uint8_t>(how + 1);
     n++;
   }
   return n;
@@ -49,7 +54,10 @@ void ConnTracker::drain() {
   draining_.store(true, std::memory_order_seq_cst);
   std::lock_guard<std::mutex> l(mu_);
   for (ConnState* c = head_; c; c = c->next)
-    if (c->phase.load(std::memory_order_seq_cst) == ConnPhase::Idle) ::shutdown(c->fd, SHUT_RD);
+    if (c->phase.load(std::memory_order_seq_cst) == ConnPhase::Idle && c->shut == 0) {
+      ::shutdown(c->fd, SHUT_RD);
+      c->shut = SHUT_RD + 1;
+    }
 }
 
 }  // namespace gortd

@@ -45,6 +45,7 @@ struct ConnState {
   std::atomic<ConnPhase> phase{ConnPhase::Idle};
   std::atomic<int64_t> deadline_ns{0};    // gort::nanotime() limit of the phase; 0 = none
   std::atomic<bool> timed_out{false};     // set by the reaper before shutdown(2)
+  uint8_t shut = 0;                       // guarded by ConnTracker::mu_: 0, or the SHUT_RD/SHUT_RDWR done + 1
   ConnState* prev = nullptr;              // guarded by ConnTracker::mu_
   ConnState* next = nullptr;              // guarded by ConnTracker::mu_
 

@@ -132,8 +132,11 @@ bool Session::serve_one() {
     } else {
       if (beast::iequals(msg[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        int64_t read_deadline = st_.deadline_ns.load(std::memory_order_relaxed);
+        st_.enter(ConnPhase::Writing, gort::nanotime() + lim.write_timeout_ns);
         boost::asio::write(conn_, boost::asio::buffer(kContinue.data(), kContinue.size()), ec);
         if (ec) return false;
+        st_.enter(ConnPhase::Reading, read_deadline);
       }
       http::read(conn_, buf_, parser, ec);
       if (ec) return read_failed(ec, parser, t0);

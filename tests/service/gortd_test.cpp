@@ -263,6 +263,30 @@ BOOST_AUTO_TEST_CASE(slow_client_408_and_idle_close) {
   close(fd);
 }
 
+BOOST_AUTO_TEST_CASE(write_timeout_closes_client_that_does_not_read) {
+  Gortd g({"--write-timeout", "300ms"});
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // fill up sooner
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(g.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  std::string many;
+  for (int i = 0; i < 2000; i++) many += "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  send(fd, many.data(), many.size(), MSG_NOSIGNAL);  // as much as fits; never read
+  double open = -1;
+  for (int i = 0; i < 300; i++) {  // gort_http_open_connections counts the /metrics connection too
+    open = metric_value(metrics_of(g), "gort_http_open_connections");
+    if (open == 1) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(open == 1);
+  close(fd);
+}
+
 BOOST_AUTO_TEST_CASE(connection_cap_503) {
   Gortd g({"--max-conns", "2"});
   int a = connect_to(g.port()), b = connect_to(g.port());
@@ -535,6 +559,14 @@ BOOST_AUTO_TEST_CASE(stats_interval_prints_stats_lines) {
   Gortd g({"--stats-interval", "50ms"});
   std::this_thread::sleep_for(300ms);
   BOOST_TEST(std::regex_search(g.log(), std::regex(R"(heap=\d+ KB, sys=\d+ KB, num_gc=\d+, goroutines=\d+\n)")));
+}
+
+BOOST_AUTO_TEST_CASE(environment_gomaxprocs_and_schedtrace) {
+  Gortd g({}, {"GOMAXPROCS=3", "GODEBUG=schedtrace=50"});
+  BOOST_TEST(g.log().find("GOMAXPROCS=3") != std::string::npos);
+  BOOST_TEST(metric_value(metrics_of(g), "gort_sched_gomaxprocs") == 3);
+  std::this_thread::sleep_for(200ms);
+  BOOST_TEST(std::regex_search(g.log(), std::regex(R"(SCHED \d+ms: gomaxprocs=3 idleprocs=\d+ threads=\d+)")), g.log());
 }
 
 BOOST_AUTO_TEST_CASE(address_in_use_exits_1) {
