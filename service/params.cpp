@@ -49,6 +49,26 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
+uint32_t decode_utf8(std::string_view seq) {
+  static const unsigned char kLeadMask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  uint32_t cp = static_cast<unsigned char>(seq[0]) & kLeadMask[seq.size()];
+  for (size_t k = 1; k < seq.size(); k++) cp = (cp << 6) | (static_cast<unsigned char>(seq[k]) & 0x3F);
+  return cp;
+}
+
+// unicode_printable approximates Go's unicode.IsPrint for code points past
+// ASCII: it rejects the C1 controls and the space, format and separator
+// characters Go escapes in %q (NBSP, soft hyphen, zero-width and
+// directional marks, line/paragraph separators, BOM, ...).
+bool unicode_printable(uint32_t cp) {
+  if (cp < 0xA0) return false;  // C1 controls
+  if (cp == 0xA0 || cp == 0xAD || cp == 0x061C || cp == 0x180E || cp == 0x3000 || cp == 0xFEFF) return false;
+  if ((cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F)) return false;
+  if (cp >= 0xFFF9 && cp <= 0xFFFB) return false;
+  if ((cp & 0xFFFE) == 0xFFFE || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000) return false;  // non-characters, private use
+  return true;
+}
+
 // format_g formats v like Go's %g for the small bounds used in replies.
 std::string format_g(double v) {
   char buf[32];
@@ -91,7 +111,14 @@ std::string go_quote(std::string_view s) {
         out.push_back(kHex[b & 15]);
         i++;
       } else {
-        out.append(s.substr(i, n));
+        uint32_t cp = decode_utf8(s.substr(i, n));
+        if (unicode_printable(cp)) {
+          out.append(s.substr(i, n));
+        } else {
+          char buf[12];
+          std::snprintf(buf, sizeof buf, cp > 0xFFFF ? "\\U%08x" : "\\u%04x", cp);
+          out += buf;
+        }
         i += n;
       }
       continue;
@@ -217,8 +244,21 @@ double ParamReader::number(std::string_view name, double def, double min, double
   if (s.empty() || error_) return def;
   std::string text(s);
   // strtod skips leading space and accepts forms ParseFloat rejects (hex
-  // without a 'p' exponent); refuse those explicitly.
+  // without a 'p' exponent); refuse those explicitly. ParseFloat accepts
+  // '_' between digits ("1_000.5"); strtod does not, so drop them.
   bool valid = !std::isspace(static_cast<unsigned char>(text[0]));
+  if (text.find('_') != std::string::npos) {
+    auto digit = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    std::string stripped;
+    for (size_t i = 0; i < text.size(); i++) {
+      if (text[i] != '_') {
+        stripped.push_back(text[i]);
+        continue;
+      }
+      if (i == 0 || i + 1 == text.size() || !digit(text[i - 1]) || !digit(text[i + 1])) valid = false;
+    }
+    text = std::move(stripped);
+  }
   std::string lower;
   for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (lower.find("0x") != std::string::npos && lower.find('p') == std::string::npos) valid = false;
@@ -236,7 +276,7 @@ double ParamReader::number(std::string_view name, double def, double min, double
     return def;
   }
   if (v < min || v > max) {
-    fail("bad parameter " + std::string(name) + "=" + text + ": out of range [" + format_g(min) + ", " +
+    fail("bad parameter " + std::string(name) + "=" + std::string(s) + ": out of range [" + format_g(min) + ", " +
          format_g(max) + "]");
     return def;
   }

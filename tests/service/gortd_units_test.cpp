@@ -1,0 +1,190 @@
+// gortd_units_test.cpp — unit tests of gortd's pure parts against Go's
+// behaviour: Go durations (time.ParseDuration / Duration.String), %q
+// quoting, url.Values parsing, strconv-style parameters and their 400
+// texts, GOMEMLIMIT byte counts, request targets, basic auth and routing.
+// Expected values were produced by Go 1.19.
+#define BOOST_TEST_MODULE gortd_units_test
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "service/auth.h"
+#include "service/connection.h"
+#include "service/duration.h"
+#include "service/params.h"
+#include "service/router.h"
+
+using namespace gortd;
+
+BOOST_AUTO_TEST_CASE(format_go_duration_matches_go) {
+  const std::pair<int64_t, const char*> cases[] = {
+      {0, "0s"}, {1, "1ns"}, {999, "999ns"}, {1000, "1µs"}, {1500, "1.5µs"}, {999999, "999.999µs"},
+      {1000000, "1ms"}, {1234567, "1.234567ms"}, {142371289, "142.371289ms"}, {999999999, "999.999999ms"},
+      {1000000000, "1s"}, {1500000000, "1.5s"}, {61000000000, "1m1s"}, {3600000000000, "1h0m0s"},
+      {3723004005006, "1h2m3.004005006s"}, {-1500, "-1.5µs"}, {-2000000000, "-2s"},
+  };
+  for (auto [ns, want] : cases) BOOST_TEST(format_go_duration(ns) == want, ns);
+}
+
+BOOST_AUTO_TEST_CASE(parse_go_duration_matches_go) {
+  const std::tuple<const char*, int64_t, bool> cases[] = {
+      {"10s", 10000000000, true}, {"1m30s", 90000000000, true}, {"250ms", 250000000, true},
+      {"1.5h", 5400000000000, true}, {"0", 0, true}, {"1us", 1000, true}, {"1µs", 1000, true},
+      {"2h45m", 9900000000000, true}, {".5s", 500000000, true}, {"1.s", 1000000000, true},
+      {"-3s", -3000000000, true}, {"+4ms", 4000000, true}, {"1e3s", -1, false}, {"", -1, false},
+      {"s", -1, false}, {"10", -1, false}, {"1d", -1, false}, {"3m2.5s7ns", 182500000007, true},
+  };
+  for (auto [s, ns, ok] : cases) {
+    auto v = parse_go_duration(s);
+    BOOST_TEST(v.has_value() == ok, s);
+    if (ok && v) BOOST_TEST(*v == ns, s);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(go_quote_matches_strconv_quote) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"abc", R"("abc")"}, {"a\"b", R"("a\"b")"}, {"a\\b", R"("a\\b")"}, {"tab\there", R"("tab\there")"},
+      {"nl\n", R"("nl\n")"}, {"\x01\x7f", R"("\x01\x7f")"}, {"héllo", R"("héllo")"}, {"\xff\xfe", R"("\xff\xfe")"},
+      {"日本", R"("日本")"}, {"\u00a0", R"("\u00a0")"},
+  };
+  for (auto [in, want] : cases) BOOST_TEST(go_quote(in) == want, in);
+}
+
+BOOST_AUTO_TEST_CASE(query_parses_like_url_values) {
+  Query q = Query::parse("n=1&n=2&a=%41&b=x+y&bad=%zz&k;x=1&m=2&=v&e&p=%&s=a%20b");
+  BOOST_TEST(q.get("n") == "1");  // first value wins, as Values.Get
+  BOOST_TEST(q.get("a") == "A");
+  BOOST_TEST(q.get("b") == "x y");
+  BOOST_TEST(!q.has("bad"));      // malformed escape: pair dropped
+  BOOST_TEST(!q.has("k;x"));      // ';' separators are rejected
+  BOOST_TEST(q.get("m") == "2");
+  BOOST_TEST(q.get("") == "v");
+  BOOST_TEST(q.has("e"));
+  BOOST_TEST(q.get("e") == "");
+  BOOST_TEST(!q.has("p"));
+  BOOST_TEST(q.get("s") == "a b");
+  BOOST_TEST(q.get("absent") == "");
+}
+
+namespace {
+// int_error returns the 400 text for v read as an integer in [min, max] ("" if accepted).
+std::string int_error(const std::string& v, int64_t min = 0, int64_t max = 10000000000) {
+  Query q;
+  q.add("n", v);
+  ParamReader p(q);
+  p.integer("n", 7, min, max);
+  return p.ok() ? "" : p.error();
+}
+std::string float_error(const std::string& v) {
+  Query q;
+  q.add("p", v);
+  ParamReader p(q);
+  p.number("p", 1, 0, 1);
+  return p.ok() ? "" : p.error();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(integer_parameters_follow_parseint) {
+  BOOST_TEST(int_error("1") == "");
+  BOOST_TEST(int_error("+1") == "");
+  BOOST_TEST(int_error("-0") == "");
+  for (const char* bad : {" 1", "1 ", "0x10", "1_000", "1.0", "abc", "9223372036854775808", "+", "-"})
+    BOOST_TEST(int_error(bad) == "bad parameter n=" + go_quote(bad) + ": not an integer", bad);
+  BOOST_TEST(int_error("9223372036854775807") == "bad parameter n=9223372036854775807: out of range [0, 10000000000]");
+  BOOST_TEST(int_error("-9223372036854775808", INT64_MIN, 0) == "");
+  BOOST_TEST(int_error("-1") == "bad parameter n=-1: out of range [0, 10000000000]");
+  Query q;
+  q.add("n", "");
+  ParamReader p(q);
+  BOOST_TEST(p.integer("n", 42, 0, 100) == 42);  // empty means the default
+  BOOST_TEST(p.integer("absent", 43, 0, 100) == 43);
+  BOOST_TEST(p.ok());
+}
+
+BOOST_AUTO_TEST_CASE(float_parameters_follow_parsefloat) {
+  for (const char* ok : {"0.5", "1e-3", ".5", "1.", "0x1p-2", "1_0e-1", "+1", "0"}) BOOST_TEST(float_error(ok) == "", ok);
+  for (const char* bad : {"NaN", "0x1", "1e400", " 1", "x", "1__0", "_1"})
+    BOOST_TEST(float_error(bad) == "bad parameter p=" + go_quote(bad) + ": not a number", bad);
+  BOOST_TEST(float_error("inf") == "bad parameter p=inf: out of range [0, 1]");
+  BOOST_TEST(float_error("2") == "bad parameter p=2: out of range [0, 1]");
+  BOOST_TEST(float_error("-0.5") == "bad parameter p=-0.5: out of range [0, 1]");
+}
+
+BOOST_AUTO_TEST_CASE(first_parameter_error_wins) {
+  Query q = Query::parse("a=x&b=-1");
+  ParamReader p(q);
+  p.integer("a", 0, 0, 10);
+  p.integer("b", 0, 0, 10);
+  BOOST_TEST(p.error() == R"(bad parameter a="x": not an integer)");
+}
+
+BOOST_AUTO_TEST_CASE(byte_counts_follow_gomemlimit) {
+  BOOST_TEST(*parse_byte_count("104857600") == 104857600);
+  BOOST_TEST(*parse_byte_count("100MiB") == 104857600);
+  BOOST_TEST(*parse_byte_count("1KiB") == 1024);
+  BOOST_TEST(*parse_byte_count("2GiB") == int64_t{2} << 30);
+  BOOST_TEST(*parse_byte_count("1TiB") == int64_t{1} << 40);
+  BOOST_TEST(*parse_byte_count("7B") == 7);
+  BOOST_TEST(*parse_byte_count("off") == INT64_MAX);
+  for (const char* bad : {"", "B", "-1", "1MB", "1 MiB", "x", "9999999999TiB"}) BOOST_TEST(!parse_byte_count(bad), bad);
+}
+
+BOOST_AUTO_TEST_CASE(split_target_forms) {
+  std::string path;
+  std::string_view query;
+  BOOST_TEST(split_target("/work?n=1", path, query));
+  BOOST_TEST(path == "/work");
+  BOOST_TEST(query == "n=1");
+  BOOST_TEST(split_target("/a%2Fb%20c", path, query));
+  BOOST_TEST(path == "/a/b c");
+  BOOST_TEST(query == "");
+  BOOST_TEST(split_target("http://host:8080/sleep?ms=1", path, query));
+  BOOST_TEST(path == "/sleep");
+  BOOST_TEST(query == "ms=1");
+  BOOST_TEST(split_target("http://host", path, query));
+  BOOST_TEST(path == "/");
+  BOOST_TEST(!split_target("work", path, query));
+  BOOST_TEST(!split_target("*", path, query));
+  BOOST_TEST(!split_target("/%zz", path, query));
+  BOOST_TEST(!split_target("", path, query));
+}
+
+BOOST_AUTO_TEST_CASE(basic_auth_checks_credentials) {
+  BasicAuth auth("admin:s3cret");
+  BOOST_TEST(auth.check("Basic YWRtaW46czNjcmV0"));
+  BOOST_TEST(auth.check("basic  YWRtaW46czNjcmV0"));
+  BOOST_TEST(!auth.check("Basic YWRtaW46czNjcmV0WA=="));  // admin:s3cretX
+  BOOST_TEST(!auth.check("Basic YWRtaW46czNjcmU="));      // admin:s3cre
+  BOOST_TEST(!auth.check("Bearer YWRtaW46czNjcmV0"));
+  BOOST_TEST(!auth.check("Basic !!!"));
+  BOOST_TEST(!auth.check(""));
+  BOOST_TEST(constant_time_equal("abc", "abc"));
+  BOOST_TEST(!constant_time_equal("abc", "abd"));
+  BOOST_TEST(!constant_time_equal("ab", "abc"));
+  BOOST_TEST(!constant_time_equal("abcd", "abc"));
+  std::string out;
+  BOOST_TEST(base64_decode("aGVsbG8=", out));
+  BOOST_TEST(out == "hello");
+  BOOST_TEST(!base64_decode("a", out));
+}
+
+BOOST_AUTO_TEST_CASE(router_matches_exact_prefix_and_methods) {
+  Router r;
+  auto h = [](const Request&, Response&) {};
+  r.add("/work", {http::verb::get}, h);
+  r.add("/debug/pprof/", {http::verb::get}, h);
+  r.add("/debug/pprof/symbol", {http::verb::get, http::verb::post}, h);
+  r.add("/debug/pprof/{profile}", {http::verb::get}, h);
+  BOOST_TEST(r.routes()[0].allow == "GET, HEAD");
+  BOOST_TEST(r.routes()[2].allow == "GET, POST, HEAD");
+  BOOST_TEST(r.match("/work", http::verb::get).kind == RouteMatch::Found);
+  BOOST_TEST(r.match("/work", http::verb::head).kind == RouteMatch::Found);
+  BOOST_TEST(r.match("/work", http::verb::post).kind == RouteMatch::MethodNotAllowed);
+  BOOST_TEST(r.match("/work", http::verb::unknown).kind == RouteMatch::MethodNotAllowed);
+  BOOST_TEST(r.match("/work/", http::verb::get).kind == RouteMatch::NotFound);
+  BOOST_TEST(r.match("/debug/pprof/", http::verb::get).route->pattern == "/debug/pprof/");
+  BOOST_TEST(r.match("/debug/pprof/heap", http::verb::get).route->pattern == "/debug/pprof/{profile}");
+  BOOST_TEST(r.match("/debug/pprof/symbol", http::verb::post).route->pattern == "/debug/pprof/symbol");
+  BOOST_TEST(r.match("/debug/pprof", http::verb::get).kind == RouteMatch::NotFound);
+}
