@@ -93,10 +93,13 @@ void Listener::accept_loop() {
     if (!admitted && ctx_.tracker->refusing() >= kMaxRefusing) continue;  // sock closes here
     gort::go([ctx = &ctx_, s = std::move(sock), admitted]() mutable { serve_connection(*ctx, std::move(s), admitted); });
   }
-  std::lock_guard<std::mutex> l(fd_mu_);
-  error_code ec;
-  acceptor_.close(ec);
-  closed_ = true;
+  {
+    std::lock_guard<std::mutex> l(fd_mu_);
+    error_code ec;
+    acceptor_.close(ec);
+    closed_ = true;
+  }
+  exited_.store(true);
 }
 
 }  // namespace gortd

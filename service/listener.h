@@ -38,6 +38,9 @@ class Listener final {
   void start();
   // stop makes the acceptor goroutine stop accepting and close the socket.
   void stop();
+  // exited reports whether the acceptor goroutine has returned (after
+  // stop(); a Listener may be destroyed only then).
+  bool exited() const { return exited_.load(); }
 
  private:
   Listener(boost::asio::ip::tcp::acceptor a, const ServeContext& ctx);
@@ -47,6 +50,7 @@ class Listener final {
   boost::asio::ip::tcp::endpoint local_;
   const ServeContext& ctx_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> exited_{false};  // set by the acceptor goroutine as its last act
   std::mutex fd_mu_;    // orders stop()'s shutdown(2) before the acceptor's close
   bool closed_ = false;  // guarded by fd_mu_
 };

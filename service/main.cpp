@@ -4,6 +4,7 @@
 // cannot be opened, 2 for bad flags.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "runtime/gort.h"
@@ -29,10 +30,19 @@ int main(int argc, char** argv) {
   // Writes to a closed connection must fail with EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The server outlives the runtime on purpose (see server.h): goroutines
+  // abandoned at shutdown may still point into it. It is reachable from
+  // this static until the process exits.
+  static gortd::Server* server = new gortd::Server(std::move(*opts));
   int rc = 0;
   gort::run_main([&] {
-    gortd::Server server(std::move(*opts));
-    rc = server.run(endpoints);
+    rc = server->run(endpoints);
+    if (server->abandoned() > 0) {
+      // Connections outlived --shutdown-timeout: end the process here, as
+      // Go's os.Exit would, rather than tear the runtime down around them.
+      std::fflush(stderr);
+      std::_Exit(rc);
+    }
   });
   std::fflush(stderr);
   return rc;

@@ -29,6 +29,8 @@ namespace {
 constexpr int64_t kMinReapIntervalNs = 10'000'000, kMaxReapIntervalNs = 250'000'000;
 // Graceful shutdown polls the open-connection count this often.
 constexpr int64_t kDrainPollMs = 5;
+// How long to wait for a woken acceptor goroutine to return.
+constexpr int64_t kAcceptorExitWaitNs = 1'000'000'000;
 
 // rss_kb reads the resident set size from /proc/self/statm.
 long long rss_kb() {
@@ -55,6 +57,7 @@ struct Server::State {
   ServeContext main_ctx, debug_ctx;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::atomic<bool> stopping{false};
+  int64_t abandoned = 0;  // connections still busy when shutdown gave up (set once by run)
 
   void build_routes(bool separate_debug);
   void start_reaper();
@@ -106,6 +109,8 @@ void Server::State::start_stats_printer() {
 Server::Server(Options opts) : s_(std::make_unique<State>()) { s_->opts = std::move(opts); }
 
 Server::~Server() = default;
+
+int64_t Server::abandoned() const { return s_->abandoned; }
 
 int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   State& s = *s_;
@@ -169,9 +174,18 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   s.tracker.drain();
   while (s.tracker.open() > 0 && gort::nanotime() < deadline) gort::sleep_ms(kDrainPollMs);
   s.stopping.store(true);
-  if (s.tracker.open() > 0)
+  // Acceptors were woken by stop(); their sockets belong to the runtime's
+  // io_context, so they must be gone before run_main tears it down.
+  for (auto& l : s.listeners) {
+    int64_t give_up = gort::nanotime() + kAcceptorExitWaitNs;
+    while (!l->exited() && gort::nanotime() < give_up) gort::sleep_ms(kDrainPollMs);
+    if (!l->exited()) (void)l.release();  // still parked: never destroy under it
+  }
+  s.listeners.clear();
+  s.abandoned = s.tracker.open();
+  if (s.abandoned > 0)
     std::fprintf(stderr, "gortd: shutdown timeout: abandoning %lld connection(s)\n",
-                 static_cast<long long>(s.tracker.open()));
+                 static_cast<long long>(s.abandoned));
   else
     std::fprintf(stderr, "gortd: shutdown complete\n");
   return 0;

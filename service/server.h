@@ -12,8 +12,15 @@
 //   4. park until a signal; then stop accepting, drain (idle keep-alive
 //      connections are closed, in-flight requests finish and their
 //      connections close), wait at most --shutdown-timeout, return 0.
+//
+// Lifetime: connection goroutines still busy when --shutdown-timeout runs
+// out are abandoned, parked, and keep pointers into the Server's state, so
+// a Server must outlive the runtime (main() never destroys it). Objects tied
+// to the runtime's io_context — the listeners, the signal set — are
+// destroyed inside run(), while the runtime still exists.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -32,6 +39,9 @@ class Server final {
   // graceful shutdown, 1 if a listener could not be opened). Call on a
   // goroutine (the main one).
   int run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints);
+  // abandoned returns how many connections were still busy when run()'s
+  // shutdown wait ran out.
+  int64_t abandoned() const;
 
  private:
   struct State;
