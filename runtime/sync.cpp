@@ -156,6 +156,11 @@ struct SyncWaiter {
 
 using detail::SyncWaiter;
 
+// The sizes the essay promises: a Sema is its own wait queue, a Mutex is a
+// state word plus one Sema.
+static_assert(sizeof(Sema) == 32, "Sema: count, nwait, lock, head, tail");
+static_assert(sizeof(Mutex) == 40, "Mutex: state word + Sema");
+
 namespace {
 
 // A waiter that got a Mutex only after waiting this long switches it to
