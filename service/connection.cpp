@@ -18,10 +18,10 @@
 // (Go's closeWriteAndWait).
 #include "service/connection.h"
 
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <array>
