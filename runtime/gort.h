@@ -93,16 +93,21 @@ void sleep_for(std::chrono::nanoseconds d);
 inline void sleep_ms(int64_t ms) { sleep_for(std::chrono::milliseconds(ms)); }
 
 // preempt_check is the explicit safepoint for CPU-bound loops: if sysmon or
-// a stop-the-world asked this goroutine to yield, it yields. Costs a TLS
-// load and a predictable branch otherwise.
+// a stop-the-world asked this goroutine to yield, it yields. Costs a call,
+// two loads and a predictable branch otherwise.
 namespace detail {
-extern thread_local G* tls_curg;
+// curg returns the running G (nullptr off-goroutine). Deliberately out of
+// line: a goroutine may resume on another OS thread after any call that
+// parks, while compilers treat a thread_local's address as constant within
+// a function — an inlined TLS read after a migration would read the old
+// thread's slot.
+G* curg() noexcept;
 void preempt_park();
 void check_stack_slow(G* g);
 }  // namespace detail
 
 inline void preempt_check() {
-  G* g = detail::tls_curg;
+  G* g = detail::curg();
   if (GORT_UNLIKELY(g != nullptr && g->preempt.load(std::memory_order_relaxed))) detail::preempt_park();
 }
 

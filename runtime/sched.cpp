@@ -56,8 +56,12 @@ namespace gort {
 Sched sched;
 thread_local M* tls_m = nullptr;
 namespace detail {
+// Runtime code reads tls_curg/tls_m only in functions that do not switch
+// goroutines between two reads (a switch may migrate the G to another
+// thread); code in headers goes through the out-of-line curg().
 thread_local G* tls_curg = nullptr;
-}
+__attribute__((noinline)) G* curg() noexcept { return tls_curg; }
+}  // namespace detail
 using detail::tls_curg;
 
 const double kLatencyBoundsSeconds[kLatencyBuckets] = {1e-6,   5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
@@ -710,6 +714,7 @@ void mstart(M* m) {
     m->nextp = nullptr;
   }
   m_loop(m);
+  signals_thread_exit();
 }
 
 // g_entry is the first frame of every goroutine.
@@ -772,6 +777,11 @@ G* detail::alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** 
     std::lock_guard<std::mutex> l(sched.allglock);
     sched.allgs.push_back(g);
   }
+#if GORT_ASAN
+  // Frames of the slot's previous goroutine (which exited from inside
+  // g_entry, or was discarded at shutdown) leave poisoned redzones behind.
+  ASAN_UNPOISON_MEMORY_REGION(reinterpret_cast<void*>(g->stack.lo), g->stack.hi - g->stack.lo);
+#endif
   uintptr_t top = g->stack.hi - closure_bytes;
   top &= ~(uintptr_t{closure_align} - 1);
   top &= ~uintptr_t{15};
@@ -1037,8 +1047,18 @@ int run_main(std::function<void()> main_fn, Config cfg) {
   if (auto* o = observer()) o->on_thread_create(m0->id);
 
   std::function<void()> fn = std::move(main_fn);
-  go([&fn] { fn(); });
-  sched.main_g = sched.allgs.back();
+  {
+    // main_g must be known before the main goroutine is runnable: another M
+    // may start it (and it may exit) the moment start_g publishes it.
+    auto main_entry = [&fn] { fn(); };
+    using Fn = decltype(main_entry);
+    void* mem;
+    G* g = detail::alloc_g_for_spawn(sizeof(Fn), alignof(Fn), &mem);
+    new (mem) Fn(std::move(main_entry));
+    sched.main_g = g;
+    detail::start_g(g, &detail::invoke_and_destroy<Fn>, reinterpret_cast<uintptr_t>(&detail::invoke_and_destroy<Fn>),
+                    reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  }
   sysmon_start();
   m_loop(m0);
 

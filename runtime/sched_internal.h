@@ -130,6 +130,9 @@ struct Sched {
 
 extern Sched sched;
 extern thread_local M* tls_m;
+namespace detail {
+extern thread_local G* tls_curg;
+}
 
 // park_g parks the calling goroutine with the given reason. After the switch
 // to the scheduler, unlockf(g, arg) runs on g0; if it returns false the G is
@@ -168,6 +171,7 @@ inline void check_stack(G* g) {
 
 void signals_install();
 void signals_thread_init();
+void signals_thread_exit();
 
 void sysmon_start();
 void sysmon_stop();

@@ -44,13 +44,24 @@ void on_fault(int sig, siginfo_t* info, void*) {
 }  // namespace
 
 // signals_thread_init gives the calling thread an alternate signal stack.
+// Not under ASan, which manages per-thread alternate stacks itself.
 void signals_thread_init() {
-  if (tls_altstack) return;
+  if (GORT_ASAN || tls_altstack) return;
   tls_altstack = new char[kAltStackBytes];
   stack_t ss{};
   ss.ss_sp = tls_altstack;
   ss.ss_size = kAltStackBytes;
   sigaltstack(&ss, nullptr);
+}
+
+// signals_thread_exit removes and frees the thread's alternate stack.
+void signals_thread_exit() {
+  if (!tls_altstack) return;
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, nullptr);
+  delete[] tls_altstack;
+  tls_altstack = nullptr;
 }
 
 // signals_install installs the fault handler (every run_main: something may

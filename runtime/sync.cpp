@@ -182,8 +182,9 @@ int online_cpus() {
 // can_spin reports whether a goroutine contending for a Mutex should spin a
 // round before parking: only a few rounds, only on a multicore machine with
 // another P running (the holder may be on it) and nothing else runnable on
-// our own P (Go's sync_runtime_canSpin).
-bool can_spin(int iter) {
+// our own P (Go's sync_runtime_canSpin). noinline: it reads thread-locals,
+// and its caller parks (and may migrate threads) between calls.
+__attribute__((noinline)) bool can_spin(int iter) {
   if (iter >= kActiveSpinRounds || online_cpus() <= 1) return false;
   M* m = tls_m;
   if (m == nullptr || m->p == nullptr || detail::tls_curg == nullptr) return false;
