@@ -34,6 +34,7 @@
 #include <boost/context/detail/fcontext.hpp>
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -74,6 +75,18 @@ namespace {
 constexpr uint32_t kGlobalQueueFairnessTicks = 61;
 // Gs kept on a P's free list before half move to the global list.
 constexpr int32_t kMaxLocalFreeGs = 64;
+// Idle Gs on the global list that keep their stack pages resident.
+constexpr int32_t kMaxWarmFreeGs = 4096;
+
+// release_stack_pages returns a dead G's whole stack slot to the kernel
+// (MADV_DONTNEED: it reads back as zeros). The slot's in-slot descriptor is
+// lost with it, which is fine: a G keeps its own copy (G::stack) and keeps
+// the slot for life.
+void release_stack_pages(G* g) {
+  uintptr_t from = g->stack.lo + 4096;  // above the (possible) guard page
+  uintptr_t to = g->stack.lo + StackPool::slot_bytes();
+  madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
 
 // SwitchMsg tells g0 why a G switched away. Lives on the G's stack, which
 // stays untouched until g0 has finished with it.
@@ -430,11 +443,14 @@ namespace {
 void run_timers(M* m, int64_t now) {
   GQueue ready;
   timers_check_all(now, &ready);
+  bool any = false;
   while (G* g = ready.pop()) {
     mark_runnable(g);
     if (auto* o = observer()) o->on_go_unblock(g, nullptr);
     runqput(m->p, g, false);
+    any = true;
   }
+  if (any) wakep();  // idle Ps may take some of them
 }
 
 // find_runnable returns the next G for m to run, blocking (parking the M)
@@ -642,16 +658,26 @@ void execute(M* m, G* g) {
       g->schedlink = p->gfree;
       p->gfree = g;
       if (++p->ngfree > kMaxLocalFreeGs) {
-        SpinLock& lk = sched.gfree_lock;
-        lk.lock();
+        // Move half to the global list. Beyond kMaxWarmFreeGs idle Gs, the
+        // stacks of the moved Gs give their pages back (a burst of 1M
+        // goroutines must not pin gigabytes once it is over).
+        G* batch[kMaxLocalFreeGs];
+        int nb = 0;
         while (p->ngfree > kMaxLocalFreeGs / 2) {
           G* x = p->gfree;
           p->gfree = x->schedlink;
           p->ngfree--;
-          x->schedlink = sched.gfree;
-          sched.gfree = x;
-          sched.ngfree++;
+          batch[nb++] = x;
         }
+        if (sched.ngfree > kMaxWarmFreeGs)
+          for (int i = 0; i < nb; i++) release_stack_pages(batch[i]);
+        SpinLock& lk = sched.gfree_lock;
+        lk.lock();
+        for (int i = 0; i < nb; i++) {
+          batch[i]->schedlink = sched.gfree;
+          sched.gfree = batch[i];
+        }
+        sched.ngfree += nb;
         lk.unlock();
       }
       if (g == sched.main_g) {
