@@ -21,8 +21,8 @@ void BM_YieldPair(benchmark::State& state) {
     const benchmark::IterationCount n = state.max_iterations;
     auto t0 = std::chrono::steady_clock::now();
     // One batch of exactly n, so the partner's last yields are timed too.
+    static gort::WaitGroup wg;  // outlives the partner's done(); see harness.h
     while (state.KeepRunningBatch(n)) {
-      gort::WaitGroup wg;
       wg.add(1);
       gort::go([&] {
         for (benchmark::IterationCount i = 0; i < n; i++) gort::yield();
