@@ -32,27 +32,38 @@
 //
 // ---- Sema ----
 //
-// count_ is the number of available units; nwait_ the number of queued
-// waiters. acquire: try to decrement count_; otherwise, under the lock,
-// increment nwait_, retry the decrement (a release may have come in
-// between), and only then queue and park. release: increment count_, then
-// look at nwait_; if zero, nobody can be sleeping — the acquirer's increment
-// of nwait_ and its re-check of count_ are ordered against our increment of
-// count_ and read of nwait_ (both seq_cst), so either we see its nwait_ or it
-// sees our unit (the Dekker pattern, as Go's semrelease1). Otherwise take
-// the lock, unlink the front waiter and ready it. The woken waiter competes
-// for the unit again with try_acquire — a barging acquirer may beat it, and
-// then it queues again. With handoff (starvation mode) the releaser takes
-// the unit itself and gives it to the waiter as a ticket, so it cannot be
-// stolen, and yields its P so the waiter (now in runnext) runs at once and
-// inherits the rest of the time slice (Go issue 33747).
+// count_ is the number of available units. Waiters queue in one of
+// kSemTableSize roots of a global table, chosen by hashing the Sema's
+// address (Go's semtable); a root keeps a list of the distinct addresses
+// waiting in it, each with its own FIFO of waiters, and nwait, the number of
+// waiters in the root. acquire: try to decrement count_; otherwise, under
+// the root lock, increment nwait, retry the decrement (a release may have
+// come in between), and only then queue and park. release: increment
+// count_, then look at the root's nwait; if zero, nobody can be sleeping on
+// this Sema — the acquirer's increment of nwait and its re-check of count_
+// are ordered against our increment of count_ and read of nwait (all
+// seq_cst), so either we see its nwait or it sees our unit (the Dekker
+// pattern, as Go's semrelease1). Otherwise take the root lock, unlink this
+// address's front waiter and ready it. The woken waiter competes for the
+// unit again with try_acquire — a barging acquirer may beat it, and then it
+// queues again. With handoff (starvation mode) the releaser takes the unit
+// itself and gives it to the waiter as a ticket, so it cannot be stolen, and
+// yields its P so the waiter (now in runnext) runs at once and inherits the
+// rest of the time slice (Go issue 33747).
 //
-// Rejected: Go's global table of 251 hashed semaRoots holding treaps keyed
-// by address. It keeps a Go Mutex at 8 bytes, but in exchange every
-// contended operation on any object hashes to a shared root whose lock
-// unrelated objects contend on, and needs a balanced tree. Here each Sema
-// carries its own queue (32 bytes), so a Mutex is 40 bytes and contention on
-// one object never touches another's lock.
+// Why the queue is not inside the Sema: once release has incremented
+// count_, an acquirer on its fast path can take the unit and return, and
+// its owner may free the object at once — `wg.done()` is routinely a
+// goroutine's last act, after which the waiter returns and pops the
+// WaitGroup off its stack. A release that then read a waiter count or took
+// a lock inside the object would touch freed memory (this crashed
+// gort_micro's spawn benchmark before the table existed). The global roots
+// outlive every object; release touches the Sema again only when it found a
+// parked waiter, which keeps the object alive.
+//
+// Rejected: Go's treap per root. A list of distinct addresses per root is
+// scanned linearly; with 251 roots it stays short unless thousands of
+// different objects are contended at once.
 //
 // ---- Mutex ----
 //
@@ -144,6 +155,12 @@ std::atomic<SyncHook> g_mutex_hook{nullptr};
 struct SyncWaiter {
   G* g = nullptr;                // the parked goroutine; nullptr: an OS thread sleeping on note
   SyncWaiter* next = nullptr;    // guarded by the queue's lock
+  // Sema only (guarded by the semtable root lock): the Sema waited on, and
+  // for the front waiter of an address, the next address in the root and
+  // the tail of this address's queue.
+  const void* addr = nullptr;
+  SyncWaiter* anext = nullptr;
+  SyncWaiter* qtail = nullptr;
   WaitReason reason = WaitReason::Zero;
   bool ticket = false;           // Sema: the releaser handed its unit over (starvation mode)
   uint32_t notify_ticket = 0;    // NotifyList: the Cond ticket this waiter waits for
@@ -156,10 +173,10 @@ struct SyncWaiter {
 
 using detail::SyncWaiter;
 
-// The sizes the essay promises: a Sema is its own wait queue, a Mutex is a
-// state word plus one Sema.
-static_assert(sizeof(Sema) == 32, "Sema: count, nwait, lock, head, tail");
-static_assert(sizeof(Mutex) == 40, "Mutex: state word + Sema");
+// The sizes the essay promises: a Sema is its count (the queue is in the
+// semtable), a Mutex is a state word plus one Sema — 8 bytes, as Go's.
+static_assert(sizeof(Sema) == 4, "Sema: count only");
+static_assert(sizeof(Mutex) == 8, "Mutex: state word + Sema");
 
 namespace {
 
@@ -254,76 +271,153 @@ SyncStats sync_stats() {
 
 // ---- Sema ----
 
+namespace {
+
+constexpr size_t kSemTableSize = 251;  // prime, as Go's
+
+struct alignas(64) SemaRoot {
+  SpinLock lock;
+  std::atomic<uint32_t> nwait{0};  // waiters in this root; changed under lock, read without it
+  SyncWaiter* addrs = nullptr;     // guarded by lock: front waiters, one per distinct address
+};
+
+SemaRoot g_semtable[kSemTableSize];
+
+SemaRoot& semroot(const void* addr) {
+  return g_semtable[(reinterpret_cast<uintptr_t>(addr) >> 3) % kSemTableSize];
+}
+
+// find_front returns the front waiter for addr and the one before it in the
+// root's address list (root lock held).
+SyncWaiter* find_front(SemaRoot& r, const void* addr, SyncWaiter** prev) {
+  *prev = nullptr;
+  for (SyncWaiter* h = r.addrs; h != nullptr; *prev = h, h = h->anext)
+    if (h->addr == addr) return h;
+  return nullptr;
+}
+
+// replace_front puts n where front h was in the root's address list.
+void replace_front(SemaRoot& r, SyncWaiter* prev, SyncWaiter* h, SyncWaiter* n) {
+  n->anext = h->anext;
+  if (prev != nullptr) prev->anext = n; else r.addrs = n;
+}
+
+// enqueue adds w (w->addr set) to its address's queue (root lock held).
+void enqueue(SemaRoot& r, SyncWaiter* w, bool lifo) {
+  SyncWaiter* prev;
+  SyncWaiter* h = find_front(r, w->addr, &prev);
+  w->next = nullptr;
+  if (h == nullptr) {
+    w->qtail = w;
+    w->anext = r.addrs;
+    r.addrs = w;
+  } else if (lifo) {
+    w->next = h;
+    w->qtail = h->qtail;
+    replace_front(r, prev, h, w);
+  } else {
+    h->qtail->next = w;
+    h->qtail = w;
+  }
+}
+
+// dequeue unlinks and returns addr's front waiter, or nullptr (root lock held).
+SyncWaiter* dequeue(SemaRoot& r, const void* addr) {
+  SyncWaiter* prev;
+  SyncWaiter* h = find_front(r, addr, &prev);
+  if (h == nullptr) return nullptr;
+  if (SyncWaiter* n = h->next) {
+    n->qtail = h->qtail;
+    replace_front(r, prev, h, n);
+  } else if (prev != nullptr) {
+    prev->anext = h->anext;
+  } else {
+    r.addrs = h->anext;
+  }
+  h->next = h->anext = h->qtail = nullptr;
+  return h;
+}
+
+}  // namespace
+
 void Sema::acquire_slow(WaitReason reason, bool lifo, unsigned profile) {
+  SemaRoot& root = semroot(this);
   SyncWaiter w;
   w.g = current_g();
   w.reason = reason;
+  w.addr = this;
   if (profile & kProfileBlock) stamp_block_start(&w);
   if ((profile & kProfileMutex) &&
       GORT_UNLIKELY(detail::g_mutex_hook.load(std::memory_order_relaxed) != nullptr))
     w.acquire_ns = w.block_t0 != 0 ? w.block_t0 : nanotime();
   for (;;) {
-    lock_.lock();
+    root.lock.lock();
     // Announce ourselves before the last look at count_, so that a release
-    // after that look sees nwait_ != 0 and comes for us (see essay).
-    nwait_.fetch_add(1, std::memory_order_seq_cst);
+    // after that look sees nwait != 0 and comes for us (see essay).
+    root.nwait.fetch_add(1, std::memory_order_seq_cst);
     if (try_acquire()) {
-      nwait_.fetch_sub(1, std::memory_order_relaxed);
-      lock_.unlock();
+      root.nwait.fetch_sub(1, std::memory_order_relaxed);
+      root.lock.unlock();
       break;
     }
     w.ticket = false;
-    w.next = nullptr;
-    if (lifo) {
-      w.next = head_;
-      head_ = &w;
-      if (tail_ == nullptr) tail_ = &w;
-    } else {
-      if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
-      tail_ = &w;
-    }
-    sleep_on(&w, lock_, reason);
+    enqueue(root, &w, lifo);
+    sleep_on(&w, root.lock, reason);
     if (w.ticket || try_acquire()) break;
   }
   report_block(w);
 }
 
 void Sema::release(bool handoff) {
+  // After this increment *this may be freed by a fast-path acquirer; only
+  // the address is used below, unless a parked waiter is found.
+  const void* addr = this;
   count_.fetch_add(1, std::memory_order_seq_cst);
-  if (nwait_.load(std::memory_order_seq_cst) == 0) return;  // nobody sleeps; see essay
+  SemaRoot& root = semroot(addr);
+  if (root.nwait.load(std::memory_order_seq_cst) == 0) return;  // nobody sleeps; see essay
 
-  lock_.lock();
-  SyncWaiter* w = head_;
-  if (w == nullptr) {  // another release took the last waiter after our look at nwait_
-    lock_.unlock();
+  root.lock.lock();
+  SyncWaiter* w = dequeue(root, addr);
+  if (w == nullptr) {  // another release took the last waiter, or waiters are other Semas'
+    root.lock.unlock();
     return;
   }
-  head_ = w->next;
-  if (head_ == nullptr) tail_ = nullptr;
-  w->next = nullptr;
-  nwait_.fetch_sub(1, std::memory_order_relaxed);
+  root.nwait.fetch_sub(1, std::memory_order_relaxed);
   int64_t delay_ns = -1;
   if (w->acquire_ns != 0) {
     int64_t now = nanotime();
     delay_ns = now - w->acquire_ns;
     // The next waiter's delay until now has been charged to us.
-    if (head_ != nullptr && head_->acquire_ns != 0) head_->acquire_ns = now;
+    SyncWaiter* prev;
+    SyncWaiter* next = find_front(root, addr, &prev);
+    if (next != nullptr && next->acquire_ns != 0) next->acquire_ns = now;
   }
   WaitReason reason = w->reason;
-  lock_.unlock();
+  root.lock.unlock();
 
   if (delay_ns >= 0) {
     if (auto hook = detail::g_mutex_hook.load(std::memory_order_relaxed)) hook(delay_ns, reason);
   }
+  // w is still parked, so the object is alive: try_acquire may touch it.
   const bool handed = handoff && try_acquire();
   if (handed) w->ticket = true;
-  wake(w);  // w is dead to us from here on
+  wake(w);  // w (and possibly *this) is dead to us from here on
   if (handed) {
     g_sema_handoffs.fetch_add(1, std::memory_order_relaxed);
     // Give the waiter (now in our P's runnext) the rest of our time slice.
     G* g = current_g();
     if (g != nullptr && g->status.load(std::memory_order_relaxed) == GStatus::Running) yield();
   }
+}
+
+uint32_t Sema::waiters() const {
+  SemaRoot& root = semroot(this);
+  root.lock.lock();
+  uint32_t n = 0;
+  SyncWaiter* prev;
+  for (SyncWaiter* w = find_front(root, this, &prev); w != nullptr; w = w->next) n++;
+  root.lock.unlock();
+  return n;
 }
 
 // ---- Mutex ----

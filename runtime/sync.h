@@ -65,11 +65,14 @@ struct SyncStats {
 };
 SyncStats sync_stats();
 
-// Sema is a counting semaphore with a FIFO queue of parked waiters (Go's
-// runtime/sema.go, but with a queue per Sema instead of a global hashed
-// table). It is the sleep/wakeup primitive underneath the other types:
+// Sema is a counting semaphore whose parked waiters queue in a global table
+// of hashed roots keyed by the Sema's address (Go's runtime/sema.go
+// semtable). It is the sleep/wakeup primitive underneath the other types:
 // every acquire that sleeps is paired with exactly one release, even when
-// the release comes first.
+// the release comes first. The queue lives outside the object because a
+// waiter may return — and free the object, as after the last WaitGroup.done
+// — the moment a release has published its unit; release must not touch the
+// object after that (see sync.cpp).
 class Sema final {
  public:
   // Profile flags for acquire (Go's semaProfileFlags).
@@ -91,8 +94,8 @@ class Sema final {
   }
 
   // try_acquire takes one unit if one is available; never blocks. seq_cst
-  // because the slow path's re-check pairs with release's read of nwait_
-  // (free on x86: plain load, lock cmpxchg).
+  // because the slow path's re-check pairs with release's read of the
+  // root's nwait (free on x86: plain load, lock cmpxchg).
   bool try_acquire() {
     uint32_t v = count_.load(std::memory_order_seq_cst);
     while (v != 0) {
@@ -105,21 +108,18 @@ class Sema final {
   // release adds one unit and wakes the first waiter, if any. With handoff
   // the unit is transferred to that waiter directly (no barging acquirer can
   // take it) and, on a goroutine, the caller yields its P so the waiter runs
-  // at once (Go's starvation-mode Semrelease). Takes the queue's SpinLock
-  // only when someone waits.
+  // at once (Go's starvation-mode Semrelease). Takes the root's SpinLock
+  // only when someone in that root waits. After the count increment it
+  // touches the Sema again only if it found a waiter (which keeps it alive).
   void release(bool handoff = false);
 
-  // waiters is a racy count of queued waiters, for tests and dumps.
-  uint32_t waiters() const { return nwait_.load(std::memory_order_relaxed); }
+  // waiters counts queued waiters (takes the root lock), for tests and dumps.
+  uint32_t waiters() const;
 
  private:
   void acquire_slow(WaitReason reason, bool lifo, unsigned profile);
 
-  std::atomic<uint32_t> count_;     // atomic: available units
-  std::atomic<uint32_t> nwait_{0};  // atomic; changed under lock_, read without it by release
-  SpinLock lock_;                   // protects head_, tail_ and the queued waiters' links
-  detail::SyncWaiter* head_ = nullptr;  // guarded by lock_
-  detail::SyncWaiter* tail_ = nullptr;  // guarded by lock_
+  std::atomic<uint32_t> count_;  // atomic: available units
 };
 
 // Mutex is Go's sync.Mutex: a mutual-exclusion lock that parks contended
