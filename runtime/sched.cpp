@@ -75,7 +75,7 @@ namespace {
 constexpr uint32_t kGlobalQueueFairnessTicks = 61;
 // Gs kept on a P's free list before half move to the global list.
 constexpr int32_t kMaxLocalFreeGs = 64;
-// Idle Gs on the global list that keep their stack pages resident.
+// Idle Gs on the global free lists that keep their stack pages resident.
 constexpr int32_t kMaxWarmFreeGs = 4096;
 
 // release_stack_pages returns a dead G's whole stack slot to the kernel
@@ -658,26 +658,18 @@ void execute(M* m, G* g) {
       g->schedlink = p->gfree;
       p->gfree = g;
       if (++p->ngfree > kMaxLocalFreeGs) {
-        // Move half to the global list. Beyond kMaxWarmFreeGs idle Gs, the
-        // stacks of the moved Gs give their pages back (a burst of 1M
-        // goroutines must not pin gigabytes once it is over).
-        G* batch[kMaxLocalFreeGs];
-        int nb = 0;
+        // Move half to the global list (sysmon's scavenger gives stack
+        // pages of a long-idle surplus back to the kernel, stack_scavenge).
+        SpinLock& lk = sched.gfree_lock;
+        lk.lock();
         while (p->ngfree > kMaxLocalFreeGs / 2) {
           G* x = p->gfree;
           p->gfree = x->schedlink;
           p->ngfree--;
-          batch[nb++] = x;
+          x->schedlink = sched.gfree;
+          sched.gfree = x;
+          sched.ngfree++;
         }
-        if (sched.ngfree > kMaxWarmFreeGs)
-          for (int i = 0; i < nb; i++) release_stack_pages(batch[i]);
-        SpinLock& lk = sched.gfree_lock;
-        lk.lock();
-        for (int i = 0; i < nb; i++) {
-          batch[i]->schedlink = sched.gfree;
-          sched.gfree = batch[i];
-        }
-        sched.ngfree += nb;
         lk.unlock();
       }
       if (g == sched.main_g) {
@@ -766,13 +758,15 @@ void switch_to_g0(G* g, SwitchMsg* msg) {
 
 G* gfget(P* p) {
   G* g = p->gfree;
-  if (g == nullptr && sched.gfree != nullptr) {
+  if (g == nullptr && (sched.gfree != nullptr || sched.gfree_cold != nullptr)) {
     SpinLock& lk = sched.gfree_lock;
     lk.lock();
-    while (p->ngfree < kMaxLocalFreeGs / 2 && sched.gfree) {
-      G* x = sched.gfree;
-      sched.gfree = x->schedlink;
-      sched.ngfree--;
+    sched.gfree_gets++;
+    while (p->ngfree < kMaxLocalFreeGs / 2 && (sched.gfree || sched.gfree_cold)) {
+      G*& list = sched.gfree ? sched.gfree : sched.gfree_cold;
+      G* x = list;
+      list = x->schedlink;
+      if (&list == &sched.gfree) sched.ngfree--; else sched.ngfree_cold--;
       x->schedlink = p->gfree;
       p->gfree = x;
       p->ngfree++;
@@ -789,6 +783,42 @@ G* gfget(P* p) {
 }
 
 }  // namespace
+
+// stack_scavenge (sysmon, about once a second) gives back the stack pages of
+// the surplus of idle Gs beyond kMaxWarmFreeGs — but only once spawning has
+// stopped drawing on the global free list for a whole interval, so a busy
+// spawner keeps its warm stacks and only a finished burst is trimmed (as
+// Go's scavenger returns memory lazily rather than on every free). The
+// released Gs move to the cold list, which spawns use after the warm one.
+void stack_scavenge() {
+  static uint64_t last_gets = 0;
+  SpinLock& lk = sched.gfree_lock;
+  lk.lock();
+  bool idle = sched.gfree_gets == last_gets;
+  last_gets = sched.gfree_gets;
+  if (!idle || sched.ngfree <= kMaxWarmFreeGs) {
+    lk.unlock();
+    return;
+  }
+  // Detach the surplus: the Gs below the first kMaxWarmFreeGs of the list.
+  G* keep_tail = sched.gfree;
+  for (int32_t i = 1; i < kMaxWarmFreeGs; i++) keep_tail = keep_tail->schedlink;
+  G* surplus = keep_tail->schedlink;
+  keep_tail->schedlink = nullptr;
+  int32_t n = sched.ngfree - kMaxWarmFreeGs;
+  sched.ngfree = kMaxWarmFreeGs;
+  lk.unlock();
+  G* last = nullptr;
+  for (G* g = surplus; g; g = g->schedlink) {
+    release_stack_pages(g);
+    last = g;
+  }
+  lk.lock();
+  last->schedlink = sched.gfree_cold;
+  sched.gfree_cold = surplus;
+  sched.ngfree_cold += n;
+  lk.unlock();
+}
 
 // ---- spawn ----
 
@@ -1021,6 +1051,9 @@ void reset_sched_state() {
   sched.nlive = 0;
   sched.gfree = nullptr;
   sched.ngfree = 0;
+  sched.gfree_cold = nullptr;
+  sched.ngfree_cold = 0;
+  sched.gfree_gets = 0;
   sched.goroutines_created = 0;
   sched.steals = 0;
   sched.stolen_gs = 0;
@@ -1049,7 +1082,8 @@ int run_main(std::function<void()> main_fn, Config cfg) {
   int procs = cfg.gomaxprocs > 0 ? cfg.gomaxprocs : static_cast<int>(env_int("GOMAXPROCS", default_procs()));
   sched.gomaxprocs = procs;
   size_t stack_bytes = cfg.stack_bytes ? cfg.stack_bytes : static_cast<size_t>(env_int("GORT_STACK_KB", 256)) * 1024;
-  StackPool::init(stack_bytes);
+  const char* guards = getenv("GORT_GUARDED_STACKS");
+  StackPool::init(stack_bytes, guards && *guards ? strtoull(guards, nullptr, 10) : kDefaultGuardedSlots);
   sched.schedtrace_ms = cfg.schedtrace_ms >= 0 ? cfg.schedtrace_ms : godebug_int("schedtrace", 0);
   sched.scheddetail = cfg.scheddetail >= 0 ? cfg.scheddetail != 0 : godebug_int("scheddetail", 0) != 0;
   for (int i = 0; i < procs; i++) {

@@ -101,8 +101,11 @@ struct Sched {
   std::atomic<int64_t> goidgen{0};
   std::atomic<int64_t> ngsys{0};
   std::atomic<int64_t> nlive{0};
-  G* gfree = nullptr;              // (gfree_lock) global free G list
-  int32_t ngfree = 0;
+  G* gfree = nullptr;              // (gfree_lock) global free Gs, stacks resident
+  int32_t ngfree = 0;              // (gfree_lock)
+  G* gfree_cold = nullptr;         // (gfree_lock) free Gs whose stack pages were given back
+  int32_t ngfree_cold = 0;         // (gfree_lock)
+  uint64_t gfree_gets = 0;         // (gfree_lock) refills from the global lists, for the scavenger
   SpinLock gfree_lock;
 
   // Stats
@@ -172,6 +175,8 @@ inline void check_stack(G* g) {
 void signals_install();
 void signals_thread_init();
 void signals_thread_exit();
+
+void stack_scavenge();
 
 void sysmon_start();
 void sysmon_stop();

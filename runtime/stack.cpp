@@ -27,6 +27,7 @@ struct Arena {
   size_t nfree = 0;
   size_t total = 0;
   size_t guarded = 0;
+  size_t guard_budget = kDefaultGuardedSlots;
 };
 
 Arena& arena() {
@@ -48,9 +49,10 @@ void new_chunk(Arena& a) {
 
 }  // namespace
 
-void StackPool::init(size_t slot_bytes) {
+void StackPool::init(size_t slot_bytes, size_t guarded_slots) {
   Arena& a = arena();
   std::lock_guard<std::mutex> l(a.mu);
+  a.guard_budget = guarded_slots;
   if (slot_bytes < 32 * 1024) slot_bytes = 32 * 1024;
   slot_bytes = (slot_bytes + kPageBytes - 1) & ~(kPageBytes - 1);
   if (a.slot != 0 && a.slot != slot_bytes) {
@@ -80,7 +82,7 @@ Stack* StackPool::alloc_global() {
   uintptr_t lo = a.bump;
   a.bump += a.slot;
   a.total++;
-  if (a.guarded < kGuardedSlots && mprotect(reinterpret_cast<void*>(lo), kPageBytes, PROT_NONE) == 0) a.guarded++;
+  if (a.guarded < a.guard_budget && mprotect(reinterpret_cast<void*>(lo), kPageBytes, PROT_NONE) == 0) a.guarded++;
   // The descriptor lives in the top bytes of the slot; the stack grows down from it.
   uintptr_t top = lo + a.slot;
   auto* s = reinterpret_cast<Stack*>((top - sizeof(Stack)) & ~uintptr_t{63});

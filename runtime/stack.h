@@ -13,7 +13,7 @@
 // MADV_DONTNEED.
 //
 // Overflow, in three layers:
-//   1. The first kGuardedSlots slots ever created get a PROT_NONE guard page
+//   1. The first kDefaultGuardedSlots slots (by default) get a PROT_NONE guard page
 //      at their low end (mprotect within the chunk, ~1 µs once per slot;
 //      slots are recycled, so a service with fewer live goroutines than
 //      that is fully guarded). Every guard page splits the chunk's VMA, so
@@ -36,9 +36,12 @@
 namespace gort {
 
 inline constexpr size_t kStackRedZoneBytes = 16 * 1024;  // never touched by a healthy G
-// Slots that get a guard page: 2 VMAs each, i.e. at most half the default
-// vm.max_map_count (65530) leaving room for the rest of the process.
-inline constexpr size_t kGuardedSlots = 16384;
+// Slots that get a guard page by default ($GORT_GUARDED_STACKS overrides):
+// 2 VMAs each, far below vm.max_map_count (65530), and the mprotect costs
+// 3-6 µs on the cold spawn path of each of them (measured by gort_micro's
+// BM_Park100k); a service with fewer goroutines alive at once than this is
+// fully guarded.
+inline constexpr size_t kDefaultGuardedSlots = 4096;
 
 struct Stack {
   uintptr_t lo = 0;  // lowest address of the slot (red zone starts here)
@@ -54,7 +57,7 @@ class StackPool final {
  public:
   // init sets the slot size (rounded up to pages, at least 32 KiB); call once
   // before any allocation.
-  static void init(size_t slot_bytes);
+  static void init(size_t slot_bytes, size_t guarded_slots = kDefaultGuardedSlots);
   static size_t slot_bytes();
   // alloc returns a slot; never fails (throws fatal when out of address space).
   static Stack* alloc_global();

@@ -8,6 +8,8 @@
 //     a BlockingSection for a sysmon tick while other work waits is handed to
 //     another M (handoffp), as Go's retake;
 //   - polls the netpoller if nobody has for kNetpollForceNs;
+//   - about once a second, trims the stacks of a surplus of idle Gs
+//     (stack_scavenge in sched.cpp);
 //   - prints the schedtrace line every GODEBUG=schedtrace=MS.
 #include <cinttypes>
 #include <cstdio>
@@ -27,6 +29,7 @@ constexpr int64_t kForcePreemptNs = 10'000'000;  // a G running this long is ask
 constexpr int64_t kNetpollForceNs = 10'000'000;  // poll the network if nobody has for this long
 constexpr int64_t kSysmonMinDelayNs = 20'000;    // 20 µs while busy
 constexpr int64_t kSysmonMaxDelayNs = 10'000'000;
+constexpr int64_t kScavengeIntervalNs = 1'000'000'000;  // idle-stack scavenger period
 
 std::thread g_sysmon;
 Note g_sysmon_stop;
@@ -86,6 +89,7 @@ int retake(int64_t now) {
 void sysmon_loop() {
   int64_t delay = kSysmonMinDelayNs;
   int idle = 0;
+  int64_t next_scavenge = sched.start_ns + kScavengeIntervalNs;
   int64_t next_trace = sched.schedtrace_ms > 0 ? sched.start_ns + sched.schedtrace_ms * 1'000'000 : INT64_MAX;
   for (;;) {
     if (g_sysmon_stop.timed_sleep(delay)) return;
@@ -99,6 +103,10 @@ void sysmon_loop() {
         inject_glist(q);
         acted++;
       }
+    }
+    if (now >= next_scavenge) {
+      stack_scavenge();
+      next_scavenge = now + kScavengeIntervalNs;
     }
     if (now >= next_trace) {
       schedtrace_print(sched.scheddetail);

@@ -139,7 +139,8 @@ long rss_bytes() {
 #if !GORT_ASAN
 BOOST_AUTO_TEST_CASE(burst_stacks_are_given_back) {
   // 200k goroutines park (each touching ~24 KiB of stack), then exit: the
-  // idle Gs beyond the warm pool must release their stack pages.
+  // idle Gs beyond the warm pool must give their stack pages back within
+  // a few seconds.
   long base = 0, peak = 0, after = 0;
   run_main([&] {
     base = rss_bytes();
@@ -158,7 +159,13 @@ BOOST_AUTO_TEST_CASE(burst_stacks_are_given_back) {
     peak = rss_bytes();
     gate.close();
     while (done.load() < kN) sleep_ms(1);
-    after = rss_bytes();
+    // sysmon's scavenger trims the idle surplus about once a second once
+    // nobody draws on the free list.
+    for (int i = 0; i < 100; i++) {
+      after = rss_bytes();
+      if (after - base < (peak - base) / 4) break;
+      sleep_ms(100);
+    }
   }, Config{.gomaxprocs = 2});
   BOOST_TEST_MESSAGE("rss base " << base / 1048576 << " MiB, peak " << peak / 1048576 << " MiB, after " << after / 1048576 << " MiB");
   BOOST_TEST(peak - base > 200000L * 24 * 1024 / 2);
