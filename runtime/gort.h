@@ -84,8 +84,11 @@ __attribute__((noinline)) int64_t go(F&& f) {
   return g->id;
 }
 
-// yield puts the calling goroutine at the back of the global run queue and
-// runs something else (Go's runtime.Gosched).
+// yield puts the calling goroutine at the back of its P's local run queue
+// and runs something else (Go's runtime.Gosched, which uses the global
+// queue instead: the local queue keeps a yield lock-free, ~40 ns; other Ps
+// still get the G by stealing, and the global queue is still served every
+// 61st scheduling round). Preempted goroutines do go to the global queue.
 void yield();
 
 // sleep_for parks the calling goroutine for at least d (Go's time.Sleep).
