@@ -70,6 +70,8 @@ class Note final {
   void sleep();
   // timed_sleep returns true if woken, false on timeout (ns < 0: forever).
   bool timed_sleep(int64_t ns);
+  // is_set reports whether wakeup has happened, without blocking.
+  bool is_set() const { return key_.load(std::memory_order_acquire) != 0; }
 
  private:
   std::atomic<uint32_t> key_{0};

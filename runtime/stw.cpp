@@ -22,7 +22,8 @@ void startm(P* p, bool spinning);
 
 namespace {
 std::mutex g_worldsema;  // one stop-the-world at a time (Go's worldsema)
-constexpr int64_t kStopRetryNs = 100'000;
+constexpr int64_t kStopRetryNs = 100'000;  // re-send preemption requests this often
+constexpr int64_t kStopSpinNs = 50'000;    // spin this long before sleeping
 
 void preemptall() {
   for (P* p : sched.allp) {
@@ -70,6 +71,10 @@ int64_t stop_the_world(const char* /*reason*/) {
     wait = sched.stopwait > 0;
   }
   if (wait) {
+    // Spin a little first: the other Ms usually reach a safepoint within
+    // microseconds, and a futex wake-up alone costs tens of them.
+    int64_t spin_until = nanotime() + kStopSpinNs;
+    while (!sched.stopnote.is_set() && nanotime() < spin_until) cpu_relax();
     while (!sched.stopnote.timed_sleep(kStopRetryNs)) preemptall();
   }
   g->preempt.store(false, std::memory_order_relaxed);

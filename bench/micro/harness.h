@@ -24,13 +24,11 @@
 // Argument 0 of every runtime benchmark is GOMAXPROCS ("procs:1", "procs:2"),
 // as Go's `-cpu 1,2` suffixes "-1", "-2".
 //
-// WaitGroups that goroutines signal as their last act are function-static:
-// the last done() can still be inside WaitGroup::add/Sema::release, touching
-// the WaitGroup, after wait() has returned (Go's GC makes that harmless; here
-// a WaitGroup on the main goroutine's stack was overwritten by the exiting
-// main goroutine and the late done() crashed — see bench/README.md). A
-// static WaitGroup ends every run with counter 0 and no waiters, so the next
-// run may reuse it.
+// WaitGroups that goroutines signal as their last act are function-static.
+// That was a workaround for a use-after-free in Sema::release (the last
+// done() touched the WaitGroup after wait() had returned), fixed since by
+// queueing waiters in a global semtable (runtime/sync.cpp); static storage
+// is kept because it is harmless and keeps the loops free of set-up.
 #pragma once
 
 #include <benchmark/benchmark.h>
