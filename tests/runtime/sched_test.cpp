@@ -20,8 +20,10 @@
 #include "runtime/gort.h"
 #include "runtime/observer.h"
 #include "runtime/stw.h"
+#include "tests/runtime/child_process.h"
 
 using namespace gort;
+using gort_test::run_child;
 
 namespace {
 // wait_all spins (yielding) until n reaches want.
@@ -29,30 +31,6 @@ void wait_for(std::atomic<int>& n, int want) {
   while (n.load() < want) yield();
 }
 
-// run_child forks, runs fn in the child with stderr captured, and returns
-// {exit status, stderr text}.
-std::pair<int, std::string> run_child(void (*fn)()) {
-  int fds[2];
-  BOOST_REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Boost.Test catches fatal signals to keep going; the child must die.
-    for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE}) signal(sig, SIG_DFL);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t k;
-  while ((k = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(k));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {status, out};
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(spawn_many_and_ids_are_unique) {

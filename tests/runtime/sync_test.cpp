@@ -26,6 +26,7 @@
 
 #include "runtime/gort.h"
 #include "runtime/sync.h"
+#include "tests/runtime/child_process.h"
 
 using namespace gort;
 
@@ -751,25 +752,7 @@ namespace {
 // expect_fatal runs fn in a forked child and checks that it dies with
 // "fatal error: <msg>" on stderr, as Go's throw prints it.
 void expect_fatal(void (*fn)(), const char* msg) {
-  int pipefd[2];
-  BOOST_REQUIRE(pipe(pipefd) == 0);
-  pid_t pid = fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);  // Boost.Test's handler would resume the suite in the child
-    dup2(pipefd[1], 2);
-    close(pipefd[0]);
-    fn();
-    _exit(0);  // not reached if fn is fatal
-  }
-  close(pipefd[1]);
-  std::string out;
-  char buf[256];
-  ssize_t k;
-  while ((k = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(k));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  auto [status, out] = gort_test::run_child(fn);
   BOOST_TEST(WIFSIGNALED(status));
   BOOST_TEST(out.find(std::string("fatal error: ") + msg) != std::string::npos, "stderr was: " << out);
 }
