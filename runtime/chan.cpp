@@ -65,6 +65,27 @@ ChanCore::~ChanCore() {
   std::free(buf_);
 }
 
+// wait_on queues the calling goroutine on q (lock_ held) with elem as its
+// value slot and parks until a partner or close() dequeues it; park's
+// unlock function drops lock_. Returns the sudog's success: true if a value
+// moved, false if the channel was closed.
+bool ChanCore::wait_on(WaitQ& q, void* elem, WaitReason reason) {
+  G* g = current_g();
+  if (g == nullptr) {
+    lock_.unlock();
+    throw_fatal(reason == WaitReason::ChanSend ? "chan send: blocking send outside a goroutine"
+                                               : "chan receive: blocking receive outside a goroutine");
+  }
+  Sudog me;
+  me.g = g;
+  me.elem = elem;
+  me.c = this;
+  g->param = nullptr;
+  q.enqueue(&me);
+  park_current(&park_unlock, &lock_, reason);
+  return me.success;
+}
+
 bool ChanCore::park_unlock(G*, void* lock) {
   static_cast<SpinLock*>(lock)->unlock();
   return true;
@@ -149,16 +170,7 @@ bool ChanCore::send(void* src, bool block) {
     lock_.unlock();
     return false;
   }
-  G* g = current_g();
-  if (g == nullptr) throw_fatal("chan send: blocking send outside a goroutine");
-  Sudog me;
-  me.g = g;
-  me.elem = src;
-  me.c = this;
-  g->param = nullptr;
-  sendq_.enqueue(&me);
-  park_current(&park_unlock, &lock_, WaitReason::ChanSend);
-  if (!me.success) throw_fatal("send on closed channel");
+  if (!wait_on(sendq_, src, WaitReason::ChanSend)) throw_fatal("send on closed channel");
   return true;
 }
 
@@ -185,17 +197,9 @@ std::pair<bool, bool> ChanCore::recv(void* dst, bool block) {
     lock_.unlock();
     return {false, false};
   }
-  G* g = current_g();
-  if (g == nullptr) throw_fatal("chan receive: blocking receive outside a goroutine");
-  Sudog me;
-  me.g = g;
-  me.elem = dst;
-  me.c = this;
-  g->param = nullptr;
-  recvq_.enqueue(&me);
-  park_current(&park_unlock, &lock_, WaitReason::ChanReceive);
-  if (!me.success && dst) ops_->default_construct(dst);
-  return {true, me.success};
+  bool ok = wait_on(recvq_, dst, WaitReason::ChanReceive);
+  if (!ok && dst) ops_->default_construct(dst);
+  return {true, ok};
 }
 
 void ChanCore::close() {

@@ -103,6 +103,7 @@ class ChanCore {
   G* recv_direct(Sudog* sg, void* dst);
   void recv_from_buffer(void* dst);
   void send_to_buffer(void* src);
+  bool wait_on(WaitQ& q, void* elem, WaitReason reason);
   static bool park_unlock(G* g, void* lock);
 
   mutable SpinLock lock_;
