@@ -76,6 +76,13 @@ class Session final {
 
  private:
   bool serve_one();
+  // read_header applies the request limits to parser and reads a header
+  // into it, parking the goroutine until it has arrived.
+  void read_header(Parser& parser, error_code& ec) {
+    parser.header_limit(kMaxHeaderBytes);
+    parser.body_limit(kMaxBodyBytes);
+    http::read_header(conn_, buf_, parser, ec);
+  }
   bool read_failed(const error_code& ec, Parser& parser, int64_t t0);
   void refuse_over_capacity();
   void dispatch(const RouteMatch& m, const Request& req, Response& res);
@@ -103,10 +110,8 @@ bool Session::serve_one() {
   if (ctx_.tracker->draining()) return false;
 
   Parser parser;
-  parser.header_limit(kMaxHeaderBytes);
-  parser.body_limit(kMaxBodyBytes);
   error_code ec;
-  http::read_header(conn_, buf_, parser, ec);
+  read_header(parser, ec);
   int64_t t0 = gort::nanotime();
   if (ec) return read_failed(ec, parser, t0);
 
@@ -218,10 +223,8 @@ void Session::refuse(unsigned status, std::string_view line, const Labels& l, in
 void Session::refuse_over_capacity() {
   st_.enter(ConnPhase::Reading, gort::nanotime() + kRefusalReadNs);
   Parser parser;
-  parser.header_limit(kMaxHeaderBytes);
-  parser.body_limit(kMaxBodyBytes);
   error_code ec;
-  http::read_header(conn_, buf_, parser, ec);
+  read_header(parser, ec);
   int64_t t0 = gort::nanotime();
   if (ec && !parser.got_some() && buf_.size() == 0) return;
   Labels l = labels_of(parser);
