@@ -118,22 +118,13 @@ void BM_Park1M(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_Park100k)
-    ->ArgName("procs")
-    ->Arg(1)
-    ->Arg(2)
-    ->Iterations(1)
-    ->UseManualTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Park100kWarm)
-    ->ArgName("procs")
-    ->Arg(1)
-    ->Arg(2)
-    ->Iterations(1)
-    ->UseManualTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
+// One timed pass per run (manual time: spawning and parking only).
+void park_100k_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("procs")->Arg(1)->Arg(2)->Iterations(1)->UseManualTime()->MeasureProcessCPUTime()->Unit(
+      benchmark::kMillisecond);
+}
+BENCHMARK(BM_Park100k)->Apply(park_100k_args);
+BENCHMARK(BM_Park100kWarm)->Apply(park_100k_args);
 BENCHMARK(BM_Park1M)
     ->ArgNames({"procs", "stack_kb"})
     ->Args({2, 256})
