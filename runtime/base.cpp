@@ -1,4 +1,4 @@
-// base.cpp — fatal errors, time, SpinLock slow path, futex Note, fastrand.
+// base.cpp — fatal errors, time, the RuntimeLock slow path, futex Note, fastrand.
 #include "runtime/base.h"
 
 #include <linux/futex.h>
@@ -35,23 +35,45 @@ int64_t nanotime() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-void SpinLock::lock_slow() {
-  for (int i = 0;; i++) {
-    if (!locked_.load(std::memory_order_relaxed) &&
-        !locked_.exchange(true, std::memory_order_acquire))
-      return;
-    if (i < 64) {
-      cpu_relax();
-    } else {
+namespace {
+
+long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val, ts, nullptr, 0);
+}
+
+// Contended RuntimeLock: spin rounds and pauses per round before yielding
+// and sleeping (Go's active_spin = 4, active_spin_cnt = 30, passive_spin = 1).
+constexpr int kLockActiveSpinRounds = 4;
+constexpr int kLockActiveSpinPauses = 30;
+constexpr int kLockPassiveSpinRounds = 1;
+
+}  // namespace
+
+// lock_slow is Go's lock2 after the first exchange failed; v is what that
+// exchange found (kLocked or kSleeping). The state we install on success
+// must keep kSleeping if anyone may be asleep, so wake-ups are never lost:
+// having exchanged kLocked over kSleeping, we reinstate kSleeping.
+void RuntimeLock::lock_slow(uint32_t v) {
+  uint32_t wait = v;
+  for (;;) {
+    for (int i = 0; i < kLockActiveSpinRounds; i++) {
+      for (uint32_t k = key_.load(std::memory_order_relaxed); k == kUnlocked; k = key_.load(std::memory_order_relaxed))
+        if (key_.compare_exchange_weak(k, wait, std::memory_order_acquire, std::memory_order_relaxed)) return;
+      for (int p = 0; p < kLockActiveSpinPauses; p++) cpu_relax();
+    }
+    for (int i = 0; i < kLockPassiveSpinRounds; i++) {
+      for (uint32_t k = key_.load(std::memory_order_relaxed); k == kUnlocked; k = key_.load(std::memory_order_relaxed))
+        if (key_.compare_exchange_weak(k, wait, std::memory_order_acquire, std::memory_order_relaxed)) return;
       sched_yield();
     }
+    // Sleep; whoever unlocks sees kSleeping and wakes one sleeper.
+    if (key_.exchange(kSleeping, std::memory_order_acquire) == kUnlocked) return;
+    wait = kSleeping;
+    futex(&key_, FUTEX_WAIT, kSleeping, nullptr);
   }
 }
 
-static long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val,
-                 ts, nullptr, 0);
-}
+void RuntimeLock::wake_one() { futex(&key_, FUTEX_WAKE, 1, nullptr); }
 
 void Note::wakeup() {
   if (key_.exchange(1, std::memory_order_release) != 0) GORT_THROW("notewakeup: double wakeup");

@@ -1,5 +1,5 @@
 // base.h — small building blocks shared by every runtime file: branch hints,
-// the fatal-error macro, monotonic time, a spin lock and a futex-backed Note
+// the fatal-error macro, monotonic time, the runtime lock and a futex-backed Note
 // (Go's note: a one-shot sleep/wakeup used to park OS threads).
 #pragma once
 
@@ -22,6 +22,17 @@
 #define GORT_ASAN 0
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+#ifndef GORT_TSAN
+#define GORT_TSAN 0
+#endif
+
 namespace gort {
 
 // throw_fatal prints "fatal error: <msg>" like Go's throw and aborts. It is
@@ -34,31 +45,56 @@ namespace gort {
 // nanotime returns CLOCK_MONOTONIC in nanoseconds.
 int64_t nanotime();
 
-// cputicks returns the TSC; cheap, used only for fast randomness seeds.
+// cputicks returns the TSC: ~10 ns, monotonic per CPU; used for latency
+// sampling (converted with the calibration in stats.cpp) and random seeds.
 inline uint64_t cputicks() { return __builtin_ia32_rdtsc(); }
 
 inline void cpu_relax() { __builtin_ia32_pause(); }
 
-// SpinLock protects very short critical sections (a few loads and stores).
-// It never parks; waiters spin with pause and eventually sched_yield.
-class SpinLock final {
+// RuntimeLock is the runtime's internal mutex (Go's lock_futex.go): a futex
+// word with three states — unlocked, locked, locked with sleepers. lock()
+// takes it with one exchange when free; a contended lock spins briefly (the
+// holder is usually on another CPU and about to release), yields the CPU
+// once, then sleeps on the futex, so a thread waiting behind a preempted
+// holder costs no CPU. unlock() is one exchange, plus a futex wake only when
+// someone sleeps. Critical sections are a few dozen instructions; a
+// goroutine never parks while holding one (park's unlock function releases
+// them on the scheduler stack, after the switch). Not recursive.
+//
+// Rejected: spinning with sched_yield forever (the previous SpinLock) —
+// under CPU oversubscription a waiter whose holder was descheduled burns its
+// whole time slice yielding in a loop; std::mutex — the same futex protocol
+// but not inlinable, and its unlock-on-another-thread rules do not fit.
+class RuntimeLock final {
  public:
-  SpinLock() = default;
-  SpinLock(const SpinLock&) = delete;
-  SpinLock& operator=(const SpinLock&) = delete;
+  RuntimeLock() = default;
+  RuntimeLock(const RuntimeLock&) = delete;
+  RuntimeLock& operator=(const RuntimeLock&) = delete;
+
+  // lock acquires the lock, spinning and then sleeping on a futex while
+  // another thread holds it.
   void lock() {
-    if (GORT_LIKELY(!locked_.exchange(true, std::memory_order_acquire))) return;
-    lock_slow();
+    uint32_t v = key_.exchange(kLocked, std::memory_order_acquire);
+    if (GORT_LIKELY(v == kUnlocked)) return;
+    lock_slow(v);
   }
+  // try_lock acquires the lock if it is free; never waits.
   bool try_lock() {
-    return !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    uint32_t v = kUnlocked;
+    return key_.compare_exchange_strong(v, kLocked, std::memory_order_acquire, std::memory_order_relaxed);
   }
-  void unlock() { locked_.store(false, std::memory_order_release); }
+  // unlock releases the lock and wakes one sleeper, if any.
+  void unlock() {
+    if (GORT_UNLIKELY(key_.exchange(kUnlocked, std::memory_order_release) == kSleeping)) wake_one();
+  }
 
  private:
-  void lock_slow();
-  std::atomic<bool> locked_{false};
+  static constexpr uint32_t kUnlocked = 0;
+  static constexpr uint32_t kLocked = 1;
+  static constexpr uint32_t kSleeping = 2;  // locked, and a thread may sleep on key_
+  void lock_slow(uint32_t v);
+  void wake_one();
+  std::atomic<uint32_t> key_{kUnlocked};  // atomic: kUnlocked, kLocked or kSleeping
 };
 
 // Note is a one-shot event for OS threads, as Go's note: sleep blocks the

@@ -18,7 +18,7 @@
 #include <cstring>
 
 #include "runtime/gort.h"
-#include "runtime/observer.h"
+#include "runtime/sched_internal.h"
 
 namespace gort {
 namespace detail {
@@ -79,7 +79,6 @@ bool ChanCore::wait_on(WaitQ& q, void* elem, WaitReason reason) {
   Sudog me;
   me.g = g;
   me.elem = elem;
-  me.c = this;
   g->param = nullptr;
   q.enqueue(&me);
   park_current(&park_unlock, &lock_, reason);
@@ -87,7 +86,7 @@ bool ChanCore::wait_on(WaitQ& q, void* elem, WaitReason reason) {
 }
 
 bool ChanCore::park_unlock(G*, void* lock) {
-  static_cast<SpinLock*>(lock)->unlock();
+  static_cast<RuntimeLock*>(lock)->unlock();
   return true;
 }
 

@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "runtime/base.h"
-#include "runtime/g.h"
+#include "runtime/goroutine.h"
 
 namespace gort {
 namespace detail {
@@ -55,9 +55,8 @@ struct Sudog {
   G* g = nullptr;
   Sudog* next = nullptr;
   Sudog* prev = nullptr;
-  Sudog* waitlink = nullptr;  // g's list of sudogs (select)
+  Sudog* waitlink = nullptr;  // close(): the list of waiters to wake after unlocking
   void* elem = nullptr;       // send: source value; recv: destination (may be null)
-  ChanCore* c = nullptr;
   bool is_select = false;
   bool success = false;       // true: a value was transferred; false: woken by close
   int case_index = -1;
@@ -92,7 +91,7 @@ class ChanCore {
   bool closed() const;
   // lock exposes the channel lock to select, which locks several channels
   // in address order.
-  SpinLock& lock() const { return lock_; }
+  RuntimeLock& lock() const { return lock_; }
 
  private:
   friend int select_impl(struct SelectCase* cases, int n, bool block);
@@ -106,7 +105,7 @@ class ChanCore {
   bool wait_on(WaitQ& q, void* elem, WaitReason reason);
   static bool park_unlock(G* g, void* lock);
 
-  mutable SpinLock lock_;
+  mutable RuntimeLock lock_;
   const ElemOps* ops_;
   size_t cap_;
   unsigned char* buf_ = nullptr;  // cap_ slots (guarded by lock_)

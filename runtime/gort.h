@@ -1,7 +1,10 @@
 // gort.h — the goroutine runtime's public API: start the runtime, spawn
 // goroutines, yield, sleep, preemption safepoints, goroutine identity and
-// labels. Channels, select and sync primitives have their own headers
-// (chan.h, select.h, sync.h); the Asio netpoller is in netpoll.h.
+// labels, blocking system calls. Channels, select and sync primitives have
+// their own headers (chan.h, select.h, sync.h); the Asio netpoller is in
+// netpoll.h; stop-the-world in stw.h. What observers, profilers and the
+// collector may see of the runtime is in goroutine.h, observer.h, threads.h
+// and scan.h.
 //
 // Usage:
 //   int main() {
@@ -22,14 +25,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "runtime/base.h"
-#include "runtime/g.h"
+#include "runtime/goroutine.h"
 
 namespace gort {
 
@@ -47,18 +50,21 @@ struct Config {
 // after it returns.
 int run_main(std::function<void()> main_fn, Config cfg = {});
 
-// running reports whether the calling code runs on a goroutine.
+// on_goroutine reports whether the calling code runs on a goroutine.
 bool on_goroutine();
 
 namespace detail {
-// spawn creates a goroutine running entry(arg); the caller has placed arg at
-// stack top via stack_top_for_closure.
+// alloc_g_for_spawn takes a free G record with a stack and reserves
+// closure_bytes at the top of that stack for the closure (*closure_mem);
+// start_g makes it runnable with entry(closure) and returns its id. The two
+// halves of go() below.
 G* alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** closure_mem);
-void start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t gopc);
-// park_current parks the running goroutine; unlockf(g, arg) runs on the
-// scheduler stack after the switch (return false to resume at once). ready
-// makes a parked goroutine runnable. The building blocks of every blocking
-// primitive (channels, sync, netpoll).
+int64_t start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t gopc);
+// park_current parks the running goroutine; unlockf(g, arg) runs after the
+// goroutine is switched out, on whichever stack the scheduler uses for it,
+// and may return false to resume it at once. ready makes a parked goroutine
+// runnable. The building blocks of every blocking primitive (channels,
+// sync, netpoll).
 void park_current(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 void ready(G* g);
 template <class F>
@@ -78,10 +84,9 @@ __attribute__((noinline)) int64_t go(F&& f) {
   void* mem;
   G* g = detail::alloc_g_for_spawn(sizeof(Fn), alignof(Fn), &mem);
   new (mem) Fn(std::forward<F>(f));
-  detail::start_g(g, &detail::invoke_and_destroy<Fn>,
-                  reinterpret_cast<uintptr_t>(&detail::invoke_and_destroy<Fn>),
-                  reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
-  return g->id;
+  return detail::start_g(g, &detail::invoke_and_destroy<Fn>,
+                         reinterpret_cast<uintptr_t>(&detail::invoke_and_destroy<Fn>),
+                         reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
 }
 
 // yield puts the calling goroutine at the back of its P's local run queue
@@ -96,7 +101,7 @@ void sleep_for(std::chrono::nanoseconds d);
 inline void sleep_ms(int64_t ms) { sleep_for(std::chrono::milliseconds(ms)); }
 
 // preempt_check is the explicit safepoint for CPU-bound loops: if sysmon or
-// a stop-the-world asked this goroutine to yield, it yields. Costs a call,
+// a stop-the-world asked this goroutine to yield, it yields. Costs one call,
 // two loads and a predictable branch otherwise.
 namespace detail {
 // curg returns the running G (nullptr off-goroutine). Deliberately out of
@@ -105,14 +110,10 @@ namespace detail {
 // a function — an inlined TLS read after a migration would read the old
 // thread's slot.
 G* curg() noexcept;
-void preempt_park();
-void check_stack_slow(G* g);
+void preempt_check();
 }  // namespace detail
 
-inline void preempt_check() {
-  G* g = detail::curg();
-  if (GORT_UNLIKELY(g != nullptr && g->preempt.load(std::memory_order_relaxed))) detail::preempt_park();
-}
+inline void preempt_check() { detail::preempt_check(); }
 
 // current_g returns the running goroutine (nullptr off-goroutine).
 G* current_g();
@@ -121,20 +122,36 @@ int64_t goid();
 int gomaxprocs();
 int64_t num_goroutine();
 
-// set_labels replaces the running goroutine's labels (pprof.SetGoroutineLabels);
-// goroutines it starts afterwards inherit them.
-void set_labels(Labels labels);
-Labels get_labels();
+// LabelSet is a goroutine's profiler labels (pprof.Do / SetGoroutineLabels):
+// key/value pairs that the CPU and goroutine profiles attach to samples.
+using LabelSet = std::vector<std::pair<std::string, std::string>>;
+
+// set_labels replaces the running goroutine's labels; goroutines it starts
+// afterwards inherit them (sharing one immutable copy). An empty set clears
+// them. No effect off-goroutine.
+void set_labels(LabelSet labels);
+// get_labels returns a copy of the running goroutine's labels.
+LabelSet get_labels();
 
 // BlockingSection marks a region in which the goroutine makes a blocking
 // system call (Go's entersyscall/exitsyscall). sysmon hands the P to another
 // M if the section lasts long, so other goroutines keep running.
+//
+// The rule Go has for system calls holds here too: code inside a
+// BlockingSection does not touch the collected heap and does not park (no
+// channel, lock or sleep operations). The collector may scan the goroutine's
+// stack while it sits in the section: entry records the stack pointer and
+// the callee-saved registers, and everything above that point is treated as
+// frozen (scan.h).
 class BlockingSection final {
  public:
   BlockingSection();
   ~BlockingSection();
   BlockingSection(const BlockingSection&) = delete;
   BlockingSection& operator=(const BlockingSection&) = delete;
+
+ private:
+  bool entered_ = false;  // false off-goroutine and inside a stop-the-world function
 };
 
 // Scheduler statistics, all monotonically increasing counters or snapshots.
@@ -155,15 +172,18 @@ struct SchedStats {
   int64_t preempt_latency_max_ns = 0;
   uint64_t preempt_latency_sum_ns = 0;
   uint64_t handoffs = 0;             // Ps retaken from blocking sections
-  uint64_t context_switches = 0;
+  uint64_t context_switches = 0;    // times a goroutine was switched in
   uint64_t stw_count = 0;
   int64_t stw_max_ns = 0;            // longest time-to-stop
   uint64_t netpoll_polls = 0;
+  int64_t stack_slots = 0;           // stack slots carved (one per G record)
+  int64_t stack_slot_bytes = 0;      // size of each slot
 };
 SchedStats sched_stats();
 
 // Scheduling latency histogram (runnable -> running), buckets in seconds.
-// Upper bounds: kLatencyBounds; counts has one more slot for +Inf.
+// Upper bounds: kLatencyBoundsSeconds; counts has one more slot for +Inf.
+// Sampled: one in eight transitions out of running is timed (as Go).
 inline constexpr int kLatencyBuckets = 12;
 extern const double kLatencyBoundsSeconds[kLatencyBuckets];
 struct LatencyHistogram {

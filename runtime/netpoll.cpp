@@ -40,7 +40,6 @@ void netpoll_shutdown() {
 
 boost::asio::io_context& io_context() { return *g_io; }
 
-bool netpoll_inited() { return g_io != nullptr; }
 bool netpoll_has_waiters() { return g_waiters.load(std::memory_order_relaxed) > 0; }
 
 void detail::netpoll_waiter_add() { g_waiters.fetch_add(1, std::memory_order_relaxed); }

@@ -1,52 +1,133 @@
-// observer.h — the scheduler's observability hook.
+// observer.h — how the execution tracer, the profilers and metrics watch the
+// scheduler: event callbacks (SchedObserver), one clock for every event, and
+// goroutine labels read without locks.
 //
-// Later layers (the execution tracer, profilers, metrics) receive scheduler
-// events through one SchedObserver installed with set_observer. Every hook
-// site is `if (auto* o = observer()) o->...`: one relaxed load and a
-// predictable branch when nothing observes. Hooks run on the thread where
-// the event happens, sometimes on the scheduler stack (g0) or with no P, so
-// they must not block, park, or allocate from the collected heap.
+// Events. Any number of observers may be attached at once (the tracer and a
+// profiler run together); add_observer and remove_observer are safe at any
+// moment, from any thread or goroutine, while events fire on other threads.
+// After remove_observer returns, no thread is inside, or will enter, one of
+// that observer's callbacks, so it may be destroyed. With no observer
+// attached an event site costs one relaxed load and a predictable branch.
 //
-// for_each_goroutine enumerates every G record (including dead ones on free
-// lists; check status) under the G registry lock.
+// Callbacks run on the thread where the event happens — a goroutine's
+// stack, an M's scheduler stack (g0) or sysmon's thread — sometimes with no
+// P, never with a runtime lock held. They must not block, park, spawn,
+// ready goroutines, attach or detach observers, or allocate from the
+// collected heap; they may take their own leaf locks and allocate with
+// malloc. Every event carries `ts`, event_clock_ns() read once when the
+// event happened: one monotonic clock shared by all Ms, so events from
+// different threads order correctly.
+//
+// The event vocabulary is Go 1.19's execution-trace events (trace.go),
+// which is what the tracer writes:
+//   on_go_create     GoCreate      g created by parent (parent may be null)
+//   on_go_start      GoStart       g starts running on P p
+//   on_go_block      GoBlock*      g parked with reason r; it is switched out,
+//                                  so its saved frame (goroutine.h) is valid
+//   on_go_unblock    GoUnblock     g made runnable by `by` (null: by the
+//                                  runtime — a timer, the netpoller)
+//   on_go_sched      GoSched       g yielded
+//   on_go_preempt    GoPreempt     g preempted at a safepoint
+//   on_go_end        GoEnd         g exited
+//   on_go_syscall_enter  GoSysCall  g entered a BlockingSection
+//   on_go_syscall_block  GoSysBlock sysmon retook P p from g's blocking
+//                                  section (followed by on_proc_stop(p))
+//   on_go_syscall_exit   GoSysExit  g left its BlockingSection; lost_p: it
+//                                  found no P and was queued runnable (the
+//                                  event fires when it is on the run queue)
+//   on_proc_start / on_proc_stop   ProcStart / ProcStop: an M takes / drops P p
+//   on_stw_start / on_stw_done     STWStart / STWDone, with the reason
+//   on_thread_start / on_thread_exit  run *on* the thread that starts or
+//                                  exits (threads.h), so per-thread resources
+//                                  such as a CPU timer can be created there
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 
-#include "runtime/g.h"
+#include "runtime/goroutine.h"
+#include "runtime/gort.h"
 
 namespace gort {
+
+struct ThreadInfo;
 
 class SchedObserver {
  public:
   virtual ~SchedObserver() = default;
-  virtual void on_go_create(G* /*g*/, G* /*parent*/) {}
-  virtual void on_go_start(G* /*g*/, int32_t /*p*/) {}       // g begins running on P p
-  virtual void on_go_block(G* /*g*/, WaitReason /*r*/) {}    // g parked
-  virtual void on_go_unblock(G* /*g*/, G* /*by*/) {}         // g made runnable (by may be null)
-  virtual void on_go_sched(G* /*g*/) {}                      // g yielded
-  virtual void on_go_preempt(G* /*g*/) {}                    // g preempted at a safepoint
-  virtual void on_go_end(G* /*g*/) {}
-  virtual void on_go_syscall(G* /*g*/, bool /*enter*/) {}    // BlockingSection enter/exit
-  virtual void on_proc_start(int32_t /*p*/, int64_t /*m*/) {}
-  virtual void on_proc_stop(int32_t /*p*/) {}
-  virtual void on_thread_create(int64_t /*m*/) {}
-  virtual void on_stw(bool /*start*/) {}
+  virtual void on_go_create(int64_t /*ts*/, G* /*g*/, G* /*parent*/) {}
+  virtual void on_go_start(int64_t /*ts*/, G* /*g*/, int32_t /*p*/) {}
+  virtual void on_go_block(int64_t /*ts*/, G* /*g*/, WaitReason /*r*/) {}
+  virtual void on_go_unblock(int64_t /*ts*/, G* /*g*/, G* /*by*/) {}
+  virtual void on_go_sched(int64_t /*ts*/, G* /*g*/) {}
+  virtual void on_go_preempt(int64_t /*ts*/, G* /*g*/) {}
+  virtual void on_go_end(int64_t /*ts*/, G* /*g*/) {}
+  virtual void on_go_syscall_enter(int64_t /*ts*/, G* /*g*/) {}
+  virtual void on_go_syscall_block(int64_t /*ts*/, int32_t /*p*/) {}
+  virtual void on_go_syscall_exit(int64_t /*ts*/, G* /*g*/, bool /*lost_p*/) {}
+  virtual void on_proc_start(int64_t /*ts*/, int32_t /*p*/, int64_t /*m*/) {}
+  virtual void on_proc_stop(int64_t /*ts*/, int32_t /*p*/) {}
+  virtual void on_stw_start(int64_t /*ts*/, const char* /*reason*/) {}
+  virtual void on_stw_done(int64_t /*ts*/) {}
+  virtual void on_thread_start(int64_t /*ts*/, const ThreadInfo& /*t*/) {}
+  virtual void on_thread_exit(int64_t /*ts*/, const ThreadInfo& /*t*/) {}
 };
 
+// add_observer attaches o; events that start after it returns reach o.
+// Attaching the same observer twice is a fatal error.
+void add_observer(SchedObserver* o);
+// remove_observer detaches o and waits until no thread is inside one of its
+// callbacks. Must not be called from inside a callback. Removing an observer
+// that is not attached is a no-op.
+void remove_observer(SchedObserver* o);
+
+// event_clock_ns is the clock of every event's ts: CLOCK_MONOTONIC in ns,
+// the same as nanotime().
+inline int64_t event_clock_ns() { return nanotime(); }
+
+// ---- Contention hooks (the block and mutex profiles) ----
+
+// BlockHook receives one contention event: how long, and why.
+using BlockHook = void (*)(int64_t delay_ns, WaitReason reason);
+
+// set_block_hook installs h (nullptr removes it) for the block profile (Go's
+// blockevent): it is called on the goroutine that resumes after blocking in
+// a channel send or receive, a select, a netpoll wait or a sync primitive,
+// with the nanoseconds from the moment it queued to the moment a waker
+// readied it. Runs on the resumed goroutine, so the profiler can take its
+// stack; filter by reason (Go's block profile leaves out IO wait). Waits of
+// plain OS threads in sync primitives are not reported. nanotime() is read
+// only while a hook is set. Returns the previous hook.
+BlockHook set_block_hook(BlockHook h);
+
+// set_mutex_hook installs h for the mutex profile (Go's mutexevent): called
+// from the unlocking side of Mutex and RWMutex when it wakes a waiter that
+// queued while the hook was set, with the delay that waiter accumulated
+// since it queued or since the previous wake-up of the same lock, whichever
+// is later, so no delay is charged twice. Runs on the unlocker. Returns the
+// previous hook.
+BlockHook set_mutex_hook(BlockHook h);
+
 namespace detail {
-extern std::atomic<SchedObserver*> g_observer;
-}
+extern std::atomic<BlockHook> g_block_hook;  // atomic
+extern std::atomic<BlockHook> g_mutex_hook;  // atomic
+}  // namespace detail
 
-inline SchedObserver* observer() { return detail::g_observer.load(std::memory_order_relaxed); }
+// ---- Labels for profilers ----
 
-// set_observer installs o (nullptr removes); returns the previous one.
-SchedObserver* set_observer(SchedObserver* o);
+// current_labels_for_signal returns the labels of the goroutine running on
+// the calling thread, or nullptr when there are none or the thread is not on
+// a goroutine stack. For a signal handler (SIGPROF): no lock, no allocation,
+// no reference count. The set stays valid until the handler returns — a
+// goroutine replaces its own labels only from its own thread, which the
+// handler has interrupted.
+const LabelSet* current_labels_for_signal();
 
-// for_each_goroutine calls fn for every G record while holding the G registry
-// lock; fn must not spawn goroutines.
-void for_each_goroutine(const std::function<void(G*)>& fn);
+// read_labels calls fn with g's current labels (empty if none) from any
+// thread, without stopping g. The set is protected from reclamation for the
+// duration of fn (a hazard pointer; foreign readers are serialized, so fn
+// must be short and must not call read_labels).
+void read_labels(const G* g, const std::function<void(const LabelSet&)>& fn);
 
 }  // namespace gort

@@ -5,7 +5,7 @@
 // head advanced by CAS so that consumers — the owner (pop) and thieves
 // (steal_half) — can race. tail is written only by the owner. When the ring
 // is full the owner moves half of it plus the new G to the global queue
-// (put_slow in sched.cpp), exactly as Go's runqputslow.
+// (runqput_slow in runq.cpp), exactly as Go's runqputslow.
 #pragma once
 
 #include <atomic>
@@ -26,11 +26,6 @@ struct GQueue {
     g->schedlink = nullptr;
     if (tail) tail->schedlink = g; else head = g;
     tail = g;
-  }
-  void push_front(G* g) {
-    g->schedlink = head;
-    head = g;
-    if (!tail) tail = g;
   }
   void push_back_all(GQueue& q) {
     if (q.empty()) return;

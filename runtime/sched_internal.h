@@ -1,7 +1,47 @@
-// sched_internal.h — scheduler internals shared by the runtime's .cpp files:
-// P (processor), M (OS thread), the global sched record, and the park/ready
-// primitives every blocking operation is built from. Not part of the public
-// API; other layers use gort.h, chan.h, sync.h, netpoll.h, observer.h.
+// sched_internal.h — the one header the runtime's .cpp files share: the
+// goroutine record (G), processors (P), OS threads (M), the global scheduler
+// record (Sched), the lock order, and every function one runtime file calls
+// in another. Not part of the public API: other layers use gort.h, chan.h,
+// select.h, sync.h, netpoll.h, stw.h, goroutine.h, observer.h, threads.h
+// and scan.h. No runtime .cpp file declares another file's function itself.
+//
+// Vocabulary (as Go's proc.go; the design essay is at the top of sched.cpp):
+//   G  a goroutine: a Boost.Context fcontext on a pooled stack.
+//   M  an OS thread. Runs the scheduler on its own thread stack ("g0") and
+//      switches into Gs.
+//   P  a processor: the right to run goroutines, with a local run queue, a
+//      timer heap and caches of free Gs and stacks. GOMAXPROCS of them.
+//
+// Files, by concept:
+//   sched.cpp      the scheduler loop: find_runnable and its steps, m_loop
+//   switch.cpp     context switches: execute, park, ready, yield, preempt,
+//                  the direct G-to-G hand-off, sanitizer fiber annotations
+//   proc.cpp       Ms and Ps: idle lists, start/stop/wake Ms, hand-off of Ps
+//   runq.cpp       local, global and stolen run-queue operations
+//   g.cpp          G lifecycle: the G registry, spawn, exit, free lists
+//   stack.cpp      the stack arena (stack.h)
+//   config.cpp     run_main: start-up configuration, GODEBUG, shutdown
+//   stats.cpp      counters, scheduling-latency sampling, sched_stats
+//   schedtrace.cpp GODEBUG=schedtrace/scheddetail output
+//   sysmon.cpp, stw.cpp, syscall.cpp, time.cpp, timer.cpp, netpoll.cpp,
+//   signals.cpp, observer.cpp, labels.cpp, threads.cpp, scan.cpp
+//
+// ---- Lock order ----
+// A lock may be taken while holding only locks listed above it:
+//   1. worldsema (a Sema in stw.cpp): held by a goroutine across a whole
+//      stop-the-world; acquiring it may park, so it comes first.
+//   2. sched.lock (std::mutex): idle P and M lists, the global run queue,
+//      stop-the-world accounting, allm.
+//   3. sched.allglock (std::mutex): appends to the G registry only; walking
+//      the registry takes no lock (for_each_goroutine).
+//   Leaves — never held while taking another runtime lock, and never across
+//   a park, a ready or an observer callback: a P's timer-heap lock, channel
+//   locks (select holds several, always in address order), semtable root
+//   locks, NotifyList locks, sched.gfree_lock, the thread registry lock, the
+//   label hazard lock.
+// Observer callbacks never run with a runtime lock held. The observer
+// writer lock (observer.cpp) is taken only by add/remove_observer on a
+// goroutine that holds nothing else.
 #pragma once
 
 #include <atomic>
@@ -12,16 +52,24 @@
 
 #include "runtime/base.h"
 #include "runtime/g.h"
+#include "runtime/goroutine.h"
 #include "runtime/gort.h"
+#include "runtime/observer.h"
 #include "runtime/runq.h"
 #include "runtime/stack.h"
+#include "runtime/threads.h"
 #include "runtime/timer.h"
 
 namespace gort {
 
+struct M;
+struct P;
+
+// ---- P: a processor ----
+
 enum class PStatus : uint32_t {
   Idle = 0,     // on the idle list, no M
-  Running = 1,  // owned by an M running Go code or the scheduler
+  Running = 1,  // owned by an M running goroutines or the scheduler
   Syscall = 2,  // owner M is in a BlockingSection; sysmon may retake it
   GCStop = 3,   // stopped for stop-the-world
 };
@@ -29,86 +77,108 @@ enum class PStatus : uint32_t {
 struct P {
   int32_t id = 0;
   std::atomic<PStatus> status{PStatus::Idle};
-  P* link = nullptr;               // idle list (guarded by sched.lock)
-  M* m = nullptr;                  // owning M (nullptr when idle); read racily only for dumps
-  uint32_t schedtick = 0;          // incremented on every scheduler pick (owner only)
-  uint32_t syscalltick = 0;        // incremented on every BlockingSection (owner only)
-  std::atomic<uint32_t> schedtick_pub{0};    // schedtick published for sysmon
-  std::atomic<uint32_t> syscalltick_pub{0};
-  std::atomic<uint64_t> switches_pub{0};     // Gs started on this P (owner writes, stats read)
-  // sysmon's view (sysmon only)
-  uint32_t sysmon_schedtick = 0;
+  P* link = nullptr;                 // idle list (sched.lock)
+  std::atomic<M*> m{nullptr};        // owning M (nullptr when idle); owner writes, sysmon and dumps read (relaxed)
+  // Ticks: written by the owner only (relaxed load + store), read by sysmon
+  // and statistics. schedtick counts scheduling rounds that started a fresh
+  // time slice (a G taken from runnext inherits the slice, as in Go, so a
+  // ping-pong pair is preempted like one long-running G); syscalltick counts
+  // BlockingSections; nswitch counts every switch into a G.
+  std::atomic<uint64_t> schedtick{0};
+  std::atomic<uint64_t> syscalltick{0};
+  std::atomic<uint64_t> nswitch{0};
+  // sysmon's view of the ticks (sysmon only)
+  uint64_t sysmon_schedtick = 0;
   int64_t sysmon_schedwhen = 0;
-  uint32_t sysmon_syscalltick = 0;
+  uint64_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
 
   LocalRunQueue runq;
   std::atomic<G*> runnext{nullptr};  // owner sets; thieves CAS to steal
-  TimerHeap timers;                  // guarded by its own lock
+  TimerHeap timers;                  // its own lock
   StackCache stacks;                 // owner only
   G* gfree = nullptr;                // free Gs (owner only)
-  int32_t ngfree = 0;
-  std::atomic<uint64_t> steals{0};
+  int32_t ngfree = 0;                // (owner only)
 };
+
+// ---- M: an OS thread ----
 
 struct M {
   int64_t id = 0;
-  std::thread thread;              // empty for M0
-  void* g0ctx = nullptr;           // the scheduler context of this thread
-  std::atomic<G*> curg{nullptr};   // running goroutine (written by owner, read by sysmon)
-  P* p = nullptr;                  // attached P (owner)
-  P* nextp = nullptr;              // P handed over by startm (guarded by note protocol)
-  P* oldp = nullptr;               // P held before a BlockingSection
-  bool spinning = false;           // looking for work (counted in sched.nmspinning)
-  bool blocked_in_netpoll = false;
-  M* link = nullptr;               // idle list (guarded by sched.lock)
-  M* alllink = nullptr;
-  Note park;                       // stopm sleeps here
-  uint64_t fastrand = 0;
-  bool exiting = false;
+  std::thread thread;                // empty for M0
+  void* g0ctx = nullptr;             // g0's saved context; written by the G that g0 switched to
+  std::atomic<G*> curg{nullptr};     // G running on this M (owner writes; sysmon, STW read)
+  P* p = nullptr;                    // attached P (owner)
+  P* nextp = nullptr;                // P handed over by startm (published by the park note)
+  P* oldp = nullptr;                 // P held before a BlockingSection (owner)
+  bool spinning = false;             // looking for work (counted in sched.nmspinning); owner
+  std::atomic<bool> blocked_in_netpoll{false};  // for scheddetail
+  bool in_stw = false;               // its goroutine stopped the world and runs the STW function (owner)
+  M* link = nullptr;                 // idle list (sched.lock)
+  M* alllink = nullptr;              // allm (sched.lock)
+  Note park;                         // stopm sleeps here
+  ThreadInfo* thread_info = nullptr; // registry record (threads.cpp), owned by the thread
+  // Creating thread's stack for the threadcreate profile (set by newm).
+  int ncreator_pcs = 0;
+  uintptr_t creator_pcs[ThreadInfo::kMaxCreatorPcs] = {};
+#if GORT_ASAN
+  bool asan_switch_pending = false;  // a fiber switch was started; the landing side finishes it
+#endif
+#if GORT_TSAN
+  void* tsan_g0_fiber = nullptr;     // the thread's own fiber
+#endif
 };
 
-// Sched is the global scheduler record (Go's schedt).
+// ---- Sched: the global scheduler record (Go's schedt) ----
+// Constructed afresh by run_main (config.cpp) for every runtime run.
+
 struct Sched {
-  std::mutex lock;                 // protects the fields marked (L)
-  GQueue runq;                     // (L) global run queue
-  std::atomic<int32_t> runqsize{0};// written under (L), read racily
-  P* pidle = nullptr;              // (L)
-  std::atomic<int32_t> npidle{0};
-  M* midle = nullptr;              // (L)
-  int32_t nmidle = 0;              // (L)
+  std::mutex lock;                   // sched.lock: fields marked (L)
+  GQueue runq;                       // (L) global run queue
+  std::atomic<int32_t> runqsize{0};  // written under (L), read racily
+  P* pidle = nullptr;                // (L)
+  std::atomic<int32_t> npidle{0};    // written under (L), read racily
+  M* midle = nullptr;                // (L)
+  int32_t nmidle = 0;                // (L)
   std::atomic<int32_t> nmspinning{0};
-  M* allm = nullptr;               // (L) every M ever created (prepend)
+  M* allm = nullptr;                 // (L) every M ever created (prepend)
   std::atomic<int32_t> mcount{0};
-  std::vector<P*> allp;            // fixed after start
-  int32_t gomaxprocs = 1;
+  std::vector<P*> allp;              // fixed after start-up
+  int32_t gomaxprocs = 1;            // fixed after start-up
 
-  // Stop-the-world (L)
+  // Stop-the-world (stw.cpp). gcwaiting: atomic, written under (L).
   std::atomic<bool> gcwaiting{false};
-  int32_t stopwait = 0;
-  Note stopnote;
+  int32_t stopwait = 0;              // (L) Ps still to stop
+  Note stopnote;                     // the stopper sleeps here until stopwait == 0
+  const char* stw_reason = nullptr;  // (L) reason of the stop in progress
 
-  // Netpoll: 0 when an M is blocked in netpoll, else nanotime of last poll.
+  // Netpoll: 0 while an M is blocked in netpoll, else nanotime of the last
+  // poll. poll_until: the deadline that M sleeps to (0: none). atomic.
   std::atomic<int64_t> lastpoll{0};
   std::atomic<int64_t> poll_until{0};
 
   std::atomic<bool> exiting{false};
-  G* main_g = nullptr;
+  G* main_g = nullptr;               // set before the main goroutine is runnable
 
-  // G registry (allglock): every G ever created, for dumps and observers.
-  std::mutex allglock;
-  std::vector<G*> allgs;
+  // The G registry: every G record ever created, in chunks that never move,
+  // so walking it needs no lock (g.cpp).
+  static constexpr int64_t kAllgChunk = 4096;
+  static constexpr int64_t kAllgMaxChunks = 4096;  // 16.7M G records
+  std::mutex allglock;               // serializes appends
+  std::atomic<G**> allg_chunks[kAllgMaxChunks] = {};
+  std::atomic<int64_t> allglen{0};   // published after the slot is written (release)
   std::atomic<int64_t> goidgen{0};
-  std::atomic<int64_t> ngsys{0};
   std::atomic<int64_t> nlive{0};
-  G* gfree = nullptr;              // (gfree_lock) global free Gs, stacks resident
-  int32_t ngfree = 0;              // (gfree_lock)
-  G* gfree_cold = nullptr;         // (gfree_lock) free Gs whose stack pages were given back
-  int32_t ngfree_cold = 0;         // (gfree_lock)
-  uint64_t gfree_gets = 0;         // (gfree_lock) refills from the global lists, for the scavenger
-  SpinLock gfree_lock;
 
-  // Stats
+  // Free Gs beyond the Ps' caches (g.cpp), guarded by gfree_lock.
+  RuntimeLock gfree_lock;
+  G* gfree = nullptr;                // stacks resident
+  int32_t ngfree = 0;
+  G* gfree_cold = nullptr;           // stack pages given back to the kernel
+  int32_t ngfree_cold = 0;
+  uint64_t gfree_gets = 0;           // refills from the global lists, for the scavenger
+
+  // Statistics (stats.cpp); atomic, relaxed.
   std::atomic<uint64_t> goroutines_created{0};
   std::atomic<uint64_t> steals{0}, stolen_gs{0};
   std::atomic<uint64_t> preempt_requests{0}, preemptions{0};
@@ -118,71 +188,279 @@ struct Sched {
   std::atomic<uint64_t> stw_count{0};
   std::atomic<int64_t> stw_max_ns{0};
   std::atomic<uint64_t> netpoll_polls{0};
-  std::atomic<uint64_t> latency_counts[kLatencyBuckets + 1]{};
+  std::atomic<uint64_t> latency_counts[kLatencyBuckets + 1] = {};
   std::atomic<uint64_t> latency_sum_ns{0};
 
   // Coarse clock (≤ 10 ms stale), refreshed by sysmon every round: stamps
-  // G::wait_since_ns on every park without a clock read (which costs
-  // ~30 ns here — a third of a channel round trip).
+  // G::wait_since_ns on every park without a clock read (~20 ns).
   std::atomic<int64_t> coarse_now_ns{0};
 
-  int64_t start_ns = 0;
+  int64_t start_ns = 0;              // fixed after start-up
   int64_t schedtrace_ms = 0;
   bool scheddetail = false;
 };
 
 extern Sched sched;
+
+// The calling thread's M (nullptr off the runtime's threads). Read it only
+// in functions that do not switch goroutines between two reads; code that
+// may have migrated reads g->m instead.
 extern thread_local M* tls_m;
 namespace detail {
+// tls_curg is the G whose stack the thread is on: set by the G itself right
+// after it lands on its stack and cleared right before it leaves, so a
+// signal handler that sees it non-null interrupted that G's stack.
 extern thread_local G* tls_curg;
+// set_curg writes tls_curg out of line (see curg() in gort.h).
+void set_curg(G* g) noexcept;
+}  // namespace detail
+
+// ---- Observer dispatch (observer.cpp) ----
+
+namespace detail {
+struct ObserverList {
+  static constexpr int kMax = 8;
+  int n = 0;
+  SchedObserver* obs[kMax] = {};
+};
+extern std::atomic<ObserverList*> g_observers;  // null when none is attached
+// observers_enter marks the calling thread as inside a dispatch (so
+// remove_observer waits for it) and returns the current list; exit unmarks.
+ObserverList* observers_enter();
+void observers_exit();
+}  // namespace detail
+
+// observing reports whether any observer is attached: one relaxed load.
+inline bool observing() { return detail::g_observers.load(std::memory_order_relaxed) != nullptr; }
+
+// emit_event calls f(observer, ts) for every attached observer.
+template <class F>
+void emit_event(F&& f) {
+  detail::ObserverList* l = detail::observers_enter();
+  if (l != nullptr) {
+    int64_t ts = event_clock_ns();
+    for (int i = 0; i < l->n; i++) f(l->obs[i], ts);
+  }
+  detail::observers_exit();
 }
 
-// park_g parks the calling goroutine with the given reason. After the switch
-// to the scheduler, unlockf(g, arg) runs on g0; if it returns false the G is
-// resumed at once. Other threads may ready g as soon as unlockf runs.
+// GORT_EVENT(on_go_start, g, p) → every observer's on_go_start(ts, g, p).
+// Never under a runtime lock (see the lock order).
+#define GORT_EVENT(method, ...)                                                               \
+  do {                                                                                        \
+    if (GORT_UNLIKELY(::gort::observing()))                                                   \
+      ::gort::emit_event([&](::gort::SchedObserver* o_, int64_t ts_) { o_->method(ts_ __VA_OPT__(, ) __VA_ARGS__); }); \
+  } while (0)
+
+// ---- switch.cpp: context switches ----
+
+// How often the scheduler takes from the global queue before the local one,
+// so that a busy P cannot starve goroutines there (Go uses 61).
+inline constexpr uint64_t kGlobalQueueFairnessTicks = 61;
+
+// execute runs g on m (from g0) until some G switches back to g0, and
+// handles that G's switch message. `inherit` keeps the P's time slice
+// (runnext hand-off).
+void execute(M* m, G* g, bool inherit);
+// park_g parks the calling goroutine with the given reason. After it is
+// switched out, unlockf(g, arg) runs (on g0 or on the next G's stack); if it
+// returns false the G is made runnable again at once. Fatal inside a
+// stop-the-world function.
 using UnlockFn = bool (*)(G* g, void* arg);
 void park_g(UnlockFn unlockf, void* arg, WaitReason reason);
-
-// ready_g makes a parked G runnable: into the current P's runnext when called
-// from a goroutine or g0 holding a P (next=true), else to the global queue.
-// Wakes an idle P if there is one.
+// ready_g makes a parked G runnable: into the current P's runnext when
+// called from a thread holding a P (next=true) or its local queue, else to
+// the global queue; wakes an idle P if nobody is spinning.
 void ready_g(G* g, bool next = true);
+// mark_runnable sets g Runnable (and stamps it if its latency is sampled).
+void mark_runnable(G* g);
+// make_ready is what every wake-up of a parked G does before queueing it:
+// stamp the block-profile release time, mark it runnable, emit
+// on_go_unblock(g, by).
+void make_ready(G* g, G* by);
+// syscall_park_without_p switches a G leaving a BlockingSection with no P
+// to g0, which queues it runnable on the global queue.
+void syscall_park_without_p(G* g);
+// preempt_park yields the calling G to the global queue (a preemption).
+void preempt_park(G* g);
+// switch_thread_init / exit set up and tear down the calling thread's
+// context-switch state (sanitizer fibers); m may be null for sysmon.
+void switch_thread_init(M* m);
+void switch_thread_exit(M* m);
+// switch_g_init / switch_g_destroy create and release a G record's switch
+// state (its sanitizer fiber) when the record is created / at shutdown.
+void switch_g_init(G* g);
+void switch_g_destroy(G* g);
+// prepare_g_context builds a fresh context for g whose first frame starts
+// below top (the closure sits above it).
+void prepare_g_context(G* g, uintptr_t top);
 
-// inject_glist makes a batch runnable (netpoll, timers without a P).
+// BlockTimer measures one blocking wait for the block profile (Go's
+// blockevent): constructed before the goroutine queues, report() after it
+// resumes, passing the block hook the time from queueing to the moment a
+// waker readied it (ready_g stamps it), so scheduling latency after the
+// wake-up is not counted. Costs one relaxed load when no hook is set. A
+// wait that parks more than once (a Mutex waiter that lost the race and
+// queued again) is one event, up to the last wake-up.
+class BlockTimer final {
+ public:
+  explicit BlockTimer(G* g) {
+    if (GORT_UNLIKELY(detail::g_block_hook.load(std::memory_order_relaxed) != nullptr) && g != nullptr) {
+      g_ = g;
+      t0_ = nanotime();
+      g->block_release_ns = 0;
+      g->block_stamped = true;
+    }
+  }
+  ~BlockTimer() {
+    if (g_ != nullptr) g_->block_stamped = false;
+  }
+  BlockTimer(const BlockTimer&) = delete;
+  BlockTimer& operator=(const BlockTimer&) = delete;
+  void report(WaitReason reason) {
+    if (GORT_LIKELY(g_ == nullptr)) return;
+    g_->block_stamped = false;
+    int64_t released = g_->block_release_ns;
+    g_ = nullptr;
+    BlockHook hook = detail::g_block_hook.load(std::memory_order_relaxed);
+    if (hook != nullptr && released != 0) hook(released - t0_, reason);
+  }
+
+ private:
+  G* g_ = nullptr;
+  int64_t t0_ = 0;
+};
+
+// check_stack is the red-zone check at every safepoint.
+void check_stack_slow(G* g);
+inline void check_stack(G* g) {
+  uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (GORT_UNLIKELY(sp < g->stack.guard())) check_stack_slow(g);
+}
+
+// ---- proc.cpp: Ms and Ps ----
+
+void pidleput(P* p);                 // (L)
+P* pidleget();                       // (L)
+void acquirep(M* m, P* p);
+P* releasep(M* m);
+// startm hands P p (or an idle P) to an idle or new M; spinning=true means
+// the caller already counted the new M in nmspinning.
+void startm(P* p, bool spinning);
+// wakep starts a spinning M for an idle P if nobody spins. published_with_rmw:
+// the caller published its new work with a seq_cst RMW (no extra fence).
+void wakep(bool published_with_rmw = false);
+// handoffp gives away a P whose M cannot use it (retaken from a blocking section).
+void handoffp(P* p);
+// stopm parks m until startm hands it a P; false when the runtime exits.
+bool stopm(M* m);
+// mstart is the body of every M's thread; m_start_current registers the
+// calling thread (M0) as m.
+void m_start_current(M* m);
+void m_exit_current(M* m);
+M* allocm();
+void wake_all_for_exit();
+// can_spin_on_lock answers sync.Mutex's question (Go's sync_runtime_canSpin):
+// may the calling goroutine spin round `iter` waiting for a lock holder
+// that probably runs on another P?
+bool can_spin_on_lock(int iter);
+
+// ---- runq.cpp: run queues ----
+
+void runqput(P* p, G* g, bool next);
+// runqget takes runnext (inherit = true: it keeps the time slice) or the
+// local queue's head.
+G* runqget(P* p, bool* inherit);
+bool runq_empty(P* p);
+void globrunqput(G* g);                          // (L)
+void globrunqput_batch(GQueue& q, int32_t n);    // (L)
+G* globrunqget(P* p, int32_t max);               // (L)
+G* runqsteal(P* p, P* victim, bool steal_runnext);
+// inject_glist makes a batch runnable on the global queue and starts Ms
+// for idle Ps (netpoll, timers without a P).
 void inject_glist(GQueue& q);
 
-// wakep tries to start an M for an idle P if nobody is spinning.
-void wakep(bool published_with_rmw = false);
+// ---- sched.cpp: the scheduler loop ----
 
-// netpoll hooks (netpoll.cpp)
-bool netpoll_inited();
+void m_loop(M* m);
+// earliest_timer returns the earliest timer deadline over all Ps.
+int64_t earliest_timer();
+
+// ---- g.cpp: G lifecycle ----
+
+// goexit0 retires an exited G (on g0): dead, labels dropped, onto p's
+// free list with its stack; the main goroutine's exit ends the runtime.
+void goexit0(P* p, G* g);
+// allg_free_all deletes every G record (shutdown).
+void allg_free_all();
+// stack_scavenge gives back stack pages of a long-idle surplus of free Gs.
+void stack_scavenge();
+
+// ---- labels.cpp ----
+
+void labels_inherit(G* child, const G* parent);
+void labels_release(G* g);
+
+// ---- stats.cpp ----
+
+void stats_init();
+void record_latency(G* g);
+inline constexpr uint8_t kTrackingPeriod = 8;
+// left_running is called on every transition out of running.
+inline void left_running(G* g) {
+  if (g->tracking_seq++ % kTrackingPeriod == 0) g->tracking = true;
+}
+void note_preemption(int64_t requested_ns);
+void note_stw(int64_t time_to_stop_ns);
+
+// ---- stw.cpp ----
+
+// gcstopm stops the calling M's P for a stop-the-world in progress.
+void gcstopm(M* m);
+
+// ---- threads.cpp ----
+
+// thread_register records the calling thread (an M, or sysmon when m is
+// null) and runs observers' on_thread_start on it; thread_unregister runs
+// on_thread_exit and removes it.
+void thread_register(M* m);
+void thread_unregister();
+void threads_reset();
+// walk_frame_pointers follows the rbp chain from fp while it stays in
+// [lo, hi), storing return addresses; returns how many.
+int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max);
+// capture_frames walks the caller's own stack.
+int capture_frames(uintptr_t* pcs, int max);
+
+// ---- scan.cpp ----
+
+// saved_frame is where a walk of a stopped G's stack starts (zeros while it runs).
+SavedFrame saved_frame(const G* g);
+// record_syscall_entry stores the BlockingSection entry state in g.
+void record_syscall_entry(G* g);
+
+// ---- netpoll.cpp ----
+
+void netpoll_init();
 bool netpoll_has_waiters();
 // netpoll polls Asio: block_until_ns 0 = non-blocking, <0 = forever;
-// returns Gs made runnable.
+// returns the Gs made runnable.
 GQueue netpoll(int64_t block_until_ns);
 void netpoll_break();
 void netpoll_shutdown();
 
-// Called from timers on expiry of a sleep.
-void timers_check_all(int64_t now, GQueue* ready);
-
-// Stack check invoked at safepoints.
-inline void check_stack(G* g) {
-  uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  if (GORT_UNLIKELY(sp < g->stack.guard())) detail::check_stack_slow(g);
-}
+// ---- signals.cpp ----
 
 void signals_install();
 void signals_thread_init();
 void signals_thread_exit();
+// signals_altstack reports the calling thread's alternate signal stack.
+void signals_altstack(uintptr_t* lo, uintptr_t* hi);
 
-void stack_scavenge();
+// ---- sysmon.cpp, schedtrace.cpp ----
 
 void sysmon_start();
 void sysmon_stop();
 void schedtrace_print(bool detail);
-
-// Stop-the-world internals used by stw.cpp.
-void gcstopm();
 
 }  // namespace gort

@@ -14,9 +14,10 @@
 #include "runtime/select.h"
 
 #include <algorithm>
+#include <new>
 #include <vector>
 
-#include "runtime/gort.h"
+#include "runtime/sched_internal.h"
 
 namespace gort {
 namespace detail {
@@ -42,7 +43,7 @@ struct LockSet {
       lock_of(c).unlock();
     }
   }
-  static SpinLock& lock_of(ChanCore* c);
+  static RuntimeLock& lock_of(ChanCore* c);
 };
 
 bool selparkcommit(G*, void* arg) {
@@ -54,7 +55,7 @@ constexpr int kMaxStackCases = 64;
 
 }  // namespace
 
-SpinLock& LockSet::lock_of(ChanCore* c) { return c->lock(); }
+RuntimeLock& LockSet::lock_of(ChanCore* c) { return c->lock(); }
 
 int select_impl(SelectCase* cases, int n, bool block) {
   preempt_check();
@@ -137,10 +138,11 @@ int select_impl(SelectCase* cases, int n, bool block) {
     throw_fatal("select: would block outside a goroutine");
   }
 
-  // Pass 2: enqueue on every channel and park.
-  Sudog sg_buf[kMaxStackCases];
+  // Pass 2: enqueue on every channel and park. One sudog per case, built in
+  // raw storage on our stack (only n of them are constructed).
+  alignas(Sudog) unsigned char sg_raw[kMaxStackCases * sizeof(Sudog)];
   std::vector<Sudog> sg_vec;
-  Sudog* sgs = sg_buf;
+  Sudog* sgs = reinterpret_cast<Sudog*>(sg_raw);
   if (n > kMaxStackCases) {
     sg_vec.resize(static_cast<size_t>(n));
     sgs = sg_vec.data();
@@ -149,11 +151,10 @@ int select_impl(SelectCase* cases, int n, bool block) {
   g->select_done.store(0, std::memory_order_relaxed);
   for (int k = 0; k < n; k++) {
     int i = lockorder[k];
-    Sudog* sg = &sgs[i];
+    Sudog* sg = n > kMaxStackCases ? &sgs[i] : new (&sgs[i]) Sudog();
     sg->g = g;
     sg->is_select = true;
     sg->elem = cases[i].elem;
-    sg->c = cases[i].c;
     sg->case_index = i;
     sg->success = false;
     if (cases[i].is_send) cases[i].c->sendq_.enqueue(sg); else cases[i].c->recvq_.enqueue(sg);

@@ -44,7 +44,8 @@ void on_fault(int sig, siginfo_t* info, void*) {
 }  // namespace
 
 // signals_thread_init gives the calling thread an alternate signal stack.
-// Not under ASan, which manages per-thread alternate stacks itself.
+// Not under ASan, which manages per-thread alternate stacks itself
+// (signals_altstack reports whichever is installed).
 void signals_thread_init() {
   if (GORT_ASAN || tls_altstack) return;
   tls_altstack = new char[kAltStackBytes];
@@ -62,6 +63,14 @@ void signals_thread_exit() {
   sigaltstack(&ss, nullptr);
   delete[] tls_altstack;
   tls_altstack = nullptr;
+}
+
+void signals_altstack(uintptr_t* lo, uintptr_t* hi) {
+  stack_t ss{};
+  *lo = *hi = 0;
+  if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_DISABLE) != 0 || ss.ss_sp == nullptr) return;
+  *lo = reinterpret_cast<uintptr_t>(ss.ss_sp);
+  *hi = *lo + ss.ss_size;
 }
 
 // signals_install installs the fault handler (every run_main: something may

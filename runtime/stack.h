@@ -8,13 +8,14 @@
 // Design: stacks are fixed-size slots carved out of 1 GiB arena chunks mapped
 // MAP_NORESERVE; the kernel commits a page only when the goroutine touches it,
 // so a parked goroutine costs the pages its frames actually use (typically one
-// or two). Slots are recycled through per-P caches and a global free list and
-// never unmapped; an oversized global free list gives its pages back with
-// MADV_DONTNEED.
+// or two). A slot belongs to one G record for life and is recycled with it
+// through the G free lists (g.cpp); sysmon's scavenger gives the pages of a
+// long-idle surplus of free Gs back with MADV_DONTNEED. Chunks are unmapped
+// only when the runtime shuts down.
 //
 // Overflow, in three layers:
 //   1. The first kDefaultGuardedSlots slots (by default) get a PROT_NONE guard page
-//      at their low end (mprotect within the chunk, ~1 µs once per slot;
+//      at their low end (mprotect within the chunk, 3-6 µs once per slot;
 //      slots are recycled, so a service with fewer live goroutines than
 //      that is fully guarded). Every guard page splits the chunk's VMA, so
 //      the budget keeps the process far below vm.max_map_count (65530).
@@ -46,7 +47,6 @@ inline constexpr size_t kDefaultGuardedSlots = 4096;
 struct Stack {
   uintptr_t lo = 0;  // lowest address of the slot (red zone starts here)
   uintptr_t hi = 0;  // one past the highest address; the stack grows down from here
-  Stack* next = nullptr;  // free-list link (stored in the slot's header, not on the stack)
   size_t size() const { return hi - lo; }
   uintptr_t guard() const { return lo + kStackRedZoneBytes; }
 };
@@ -59,29 +59,29 @@ class StackPool final {
   // before any allocation.
   static void init(size_t slot_bytes, size_t guarded_slots = kDefaultGuardedSlots);
   static size_t slot_bytes();
-  // alloc returns a slot; never fails (throws fatal when out of address space).
-  static Stack* alloc_global();
-  static void free_global(Stack* s);
+  // alloc_global returns a slot; never fails (fatal when out of address
+  // space). Slots are never freed: a G keeps its slot for life, and G
+  // records are reused (g.cpp), so the G free lists are the stack free lists.
+  static Stack alloc_global();
   // release_all unmaps every chunk (runtime shutdown).
   static void release_all();
-  // stats
-  static size_t slots_in_use();
+  // slots_total returns how many slots have been carved (each owned by a G record).
   static size_t slots_total();
-  // in_arena reports whether addr lies in any stack chunk.
+  // in_arena reports whether addr lies in any stack chunk. No lock;
+  // async-signal-safe.
   static bool in_arena(uintptr_t addr);
 };
 
-// StackCache is a P's private stack cache (no locking: only the P's owner
-// touches it).
+// StackCache is a P's private batch of fresh slots, so that a burst of
+// spawns takes the arena lock once per kCap/2 slots (owner only, no lock).
 class StackCache final {
  public:
-  Stack* get();
-  void put(Stack* s);
-  void flush();  // return everything to the global pool
+  // get returns a fresh slot, refilling from the arena when empty.
+  Stack get();
 
  private:
   static constexpr int kCap = 32;
-  Stack* items_[kCap];
+  Stack items_[kCap];
   int n_ = 0;
 };
 

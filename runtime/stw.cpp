@@ -1,59 +1,104 @@
-// stw.cpp — stop-the-world (Go's stopTheWorldWithSema/startTheWorldWithSema).
+// stw.cpp — stop-the-world (Go's stopTheWorldWithSema / startTheWorldWithSema).
 //
-// The stopper sets sched.gcwaiting and asks every running G to preempt; each
-// M that reaches the scheduler sees gcwaiting, parks its P in GCStop and
-// decrements sched.stopwait; Ps idle or in a BlockingSection are stopped by
-// the stopper directly. The stopper sleeps on sched.stopnote, re-sending
-// preemption requests every 100 µs, until stopwait reaches zero.
+// One stop at a time: the stopper first takes worldsema, a runtime Sema (a
+// goroutine waiting for it parks; the holder may resume on another thread,
+// which rules out an OS mutex). It then sets sched.gcwaiting and asks every
+// running G to preempt; each M that reaches the scheduler sees gcwaiting,
+// parks its P in GCStop and decrements sched.stopwait; Ps that are idle or
+// in a BlockingSection are stopped by the stopper directly. The stopper
+// spins briefly, then sleeps on sched.stopnote re-sending preemption
+// requests every 100 µs, until stopwait reaches zero. A P that has not
+// stopped after a second gets a diagnostic naming the goroutine that keeps
+// it (Go throws "stopTheWorld: not stopped"; we keep waiting — a goroutine
+// in a long loop without safepoints is a bug to find, not a reason to die).
+//
+// While the world is stopped only the stopper's goroutine runs, on its M,
+// with m->in_stw set. It must not park: it would wait for goroutines that
+// cannot run (park_g and yield throw), and preemption requests are ignored.
 #include "runtime/stw.h"
 
-#include <mutex>
+#include <cinttypes>
+#include <cstdio>
 #include <vector>
 
-#include "runtime/observer.h"
 #include "runtime/sched_internal.h"
+#include "runtime/sync.h"
 
 namespace gort {
 
-P* pidleget_locked();
-void pidleput_locked(P* p);
-bool runq_has_work(P* p);
-void startm(P* p, bool spinning);
-
 namespace {
-std::mutex g_worldsema;  // one stop-the-world at a time (Go's worldsema)
-constexpr int64_t kStopRetryNs = 100'000;  // re-send preemption requests this often
-constexpr int64_t kStopSpinNs = 50'000;    // spin this long before sleeping
+
+Sema g_worldsema{1};                         // one stop-the-world at a time (Go's worldsema)
+constexpr int64_t kStopRetryNs = 100'000;    // re-send preemption requests this often
+constexpr int64_t kStopSpinNs = 50'000;      // spin this long before sleeping
+constexpr int64_t kStopDiagnoseNs = 1'000'000'000;  // report Ps not stopped after this long
 
 void preemptall() {
   for (P* p : sched.allp) {
     if (p->status.load() != PStatus::Running) continue;
-    M* m = p->m;
-    if (!m) continue;
+    M* m = p->m.load(std::memory_order_relaxed);
+    if (m == nullptr) continue;
     if (G* g = m->curg.load(std::memory_order_relaxed)) g->preempt.store(true, std::memory_order_relaxed);
   }
 }
+
+// report_not_stopped names what keeps each P from stopping.
+void report_not_stopped(const char* reason, int64_t waited_ns) {
+  std::lock_guard<std::mutex> l(sched.lock);
+  for (P* p : sched.allp) {
+    if (p->status.load() == PStatus::GCStop) continue;
+    M* m = p->m.load(std::memory_order_relaxed);
+    G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    if (g != nullptr) {
+      GStatus s = g->status.load();
+      fprintf(stderr,
+              "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: goroutine %" PRId64
+              " [%s] has not reached a safepoint\n",
+              reason, p->id, double(waited_ns) * 1e-9, g->id,
+              s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : gstatus_string(s));
+    } else {
+      fprintf(stderr, "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: status %u, M%" PRId64 " in the scheduler\n",
+              reason, p->id, double(waited_ns) * 1e-9, static_cast<unsigned>(p->status.load()),
+              m != nullptr ? m->id : int64_t{-1});
+    }
+  }
+  fflush(stderr);
+}
+
+// wait_for_stop sleeps until every P has stopped, re-sending preemption
+// requests and reporting stragglers once.
+void wait_for_stop(const char* reason, int64_t t0) {
+  // Spin a little first: the other Ms usually reach a safepoint within
+  // microseconds, and a futex wake-up alone costs tens of them.
+  int64_t spin_until = nanotime() + kStopSpinNs;
+  while (!sched.stopnote.is_set() && nanotime() < spin_until) cpu_relax();
+  bool reported = false;
+  while (!sched.stopnote.timed_sleep(kStopRetryNs)) {
+    preemptall();
+    int64_t waited = nanotime() - t0;
+    if (!reported && waited >= kStopDiagnoseNs) {
+      report_not_stopped(reason, waited);
+      reported = true;
+    }
+  }
+}
+
 }  // namespace
 
 bool world_stopped() { return sched.gcwaiting.load(); }
 
-int64_t stop_the_world(const char* /*reason*/) {
+int64_t stop_the_world(const char* reason) {
   G* g = current_g();
   if (g == nullptr) GORT_THROW("stop_the_world: not on a goroutine");
-  {
-    // Taking worldsema may block: do it as a blocking section so our P can
-    // serve others meanwhile.
-    if (!g_worldsema.try_lock()) {
-      BlockingSection bs;
-      g_worldsema.lock();
-    }
-  }
+  g_worldsema.acquire();
+  GORT_EVENT(on_stw_start, reason);
+  M* m = g->m;  // after the acquire: it may have parked and moved
   int64_t t0 = nanotime();
-  M* m = g->m;
   P* mine = m->p;
   bool wait;
   {
     std::lock_guard<std::mutex> l(sched.lock);
+    sched.stw_reason = reason;
     sched.stopnote.clear();
     sched.stopwait = sched.gomaxprocs;
     sched.gcwaiting.store(true);
@@ -64,51 +109,62 @@ int64_t stop_the_world(const char* /*reason*/) {
       PStatus s = PStatus::Syscall;
       if (p->status.compare_exchange_strong(s, PStatus::GCStop)) sched.stopwait--;
     }
-    while (P* p = pidleget_locked()) {
+    while (P* p = pidleget()) {
       p->status.store(PStatus::GCStop);
       sched.stopwait--;
     }
     wait = sched.stopwait > 0;
   }
-  if (wait) {
-    // Spin a little first: the other Ms usually reach a safepoint within
-    // microseconds, and a futex wake-up alone costs tens of them.
-    int64_t spin_until = nanotime() + kStopSpinNs;
-    while (!sched.stopnote.is_set() && nanotime() < spin_until) cpu_relax();
-    while (!sched.stopnote.timed_sleep(kStopRetryNs)) preemptall();
-  }
+  if (wait) wait_for_stop(reason, t0);
+  m->in_stw = true;
   g->preempt.store(false, std::memory_order_relaxed);
   int64_t dt = nanotime() - t0;
-  sched.stw_count.fetch_add(1);
-  int64_t mx = sched.stw_max_ns.load();
-  while (dt > mx && !sched.stw_max_ns.compare_exchange_weak(mx, dt)) {
-  }
-  if (auto* o = observer()) o->on_stw(true);
+  note_stw(dt);
   return dt;
 }
 
 void start_the_world() {
   G* g = current_g();
-  P* mine = g->m->p;
+  M* m = g != nullptr ? g->m : nullptr;
+  if (m == nullptr || !m->in_stw) GORT_THROW("start_the_world: the world is not stopped by this goroutine");
+  m->in_stw = false;
+  P* mine = m->p;
   std::vector<P*> with_work;
   {
     std::lock_guard<std::mutex> l(sched.lock);
     sched.gcwaiting.store(false);
+    sched.stw_reason = nullptr;
     mine->status.store(PStatus::Running);
     for (P* p : sched.allp) {
       if (p == mine) continue;
-      if (runq_has_work(p)) {
+      if (!runq_empty(p)) {
         p->status.store(PStatus::Idle);
         with_work.push_back(p);
       } else {
-        pidleput_locked(p);
+        pidleput(p);
       }
     }
   }
-  if (auto* o = observer()) o->on_stw(false);
   for (P* p : with_work) startm(p, false);
   wakep();
-  g_worldsema.unlock();
+  GORT_EVENT(on_stw_done);
+  g_worldsema.release();
+}
+
+// gcstopm stops m's P for the stop-the-world in progress and leaves m
+// without a P (find_runnable then parks it in stopm).
+void gcstopm(M* m) {
+  if (m->spinning) {
+    m->spinning = false;
+    sched.nmspinning.fetch_sub(1);
+  }
+  P* p = releasep(m);
+  {
+    std::lock_guard<std::mutex> l(sched.lock);
+    p->status.store(PStatus::GCStop);
+    if (--sched.stopwait == 0) sched.stopnote.wakeup();
+  }
+  GORT_EVENT(on_proc_stop, p->id);
 }
 
 }  // namespace gort

@@ -7,10 +7,10 @@
 //
 // A goroutine that must wait builds a SyncWaiter on its own stack (Go's
 // sudog), links it into the object's queue while holding the queue's
-// SpinLock, and calls park_current with an unlockf that releases that
-// SpinLock. unlockf runs on the scheduler stack (g0) *after* the goroutine
+// RuntimeLock, and calls park_g with an unlockf that releases that
+// RuntimeLock. unlockf runs on the scheduler stack (g0) *after* the goroutine
 // has switched out. Consequences:
-//   - a waker must take the SpinLock to find a waiter, so it can only find
+//   - a waker must take the RuntimeLock to find a waiter, so it can only find
 //     one whose goroutine is completely switched out: nobody ever readies a
 //     goroutine that is still running on another M;
 //   - the waiter was queued before the lock was dropped, so no wakeup that
@@ -19,11 +19,11 @@
 //     it may fill in the node (ticket, release time) after dropping the lock,
 //     then ready()s the goroutine, and must not touch the node afterwards —
 //     the goroutine may already be running and have popped the frame.
-// The SpinLock is held for a handful of loads and stores; no SpinLock is
+// The RuntimeLock is held for a handful of loads and stores; no RuntimeLock is
 // ever held across a park or a ready.
 //
 // Off a goroutine (a plain OS thread: g == nullptr) the same node carries a
-// futex Note instead: the thread drops the SpinLock and sleeps on the Note,
+// futex Note instead: the thread drops the RuntimeLock and sleeps on the Note,
 // and the waker calls Note::wakeup instead of ready. So every primitive is
 // usable from plain threads; they block the thread, which is the right thing
 // for a thread. (Rejected: spinning with sched_yield — burns a core for as
@@ -119,7 +119,7 @@
 //
 // Go's ticket scheme: wait() takes a ticket (atomic increment of wait_)
 // while still holding the Mutex, unlocks it, then queues under the list's
-// SpinLock — unless notify_ has already passed its ticket, in which case a
+// RuntimeLock — unless notify_ has already passed its ticket, in which case a
 // signal came in between and it returns at once. signal advances notify_ by
 // one and wakes the waiter with exactly that ticket (it is nearly always at
 // the front), broadcast moves notify_ to wait_ and wakes the whole list. So
@@ -128,28 +128,26 @@
 //
 // ---- Profiling hooks ----
 //
-// g_block_hook and g_mutex_hook (sync.h) cost one relaxed load and a
+// The block and mutex hooks (observer.h) cost one relaxed load and a
 // predictable branch when unset; nanotime() is read only when one is set at
-// the moment a goroutine queues. The block delay is measured from queueing
-// to the waker's release (stamped by the waker, Go's releasetime); the mutex
-// delay is charged to the releaser when it dequeues a waiter (Go's
-// mutexevent), from the later of the waiter's enqueueing and the previous
-// dequeue, so consecutive unlocks do not charge the same wait twice.
+// the moment a goroutine queues. The block delay is measured by the
+// scheduler's BlockTimer, from queueing to the last waker's ready (Go's
+// releasetime), once per acquire even when a woken waiter lost the race and
+// queued again; waits of plain threads are not reported. The mutex delay is
+// charged to the releaser when it dequeues a waiter (Go's mutexevent), from
+// the later of the waiter's enqueueing and the previous dequeue, so
+// consecutive unlocks do not charge the same wait twice.
 #include "runtime/sync.h"
-
-#include <thread>
 
 #include "runtime/sched_internal.h"
 
 namespace gort {
 
 namespace detail {
-std::atomic<SyncHook> g_block_hook{nullptr};
-std::atomic<SyncHook> g_mutex_hook{nullptr};
 
 // SyncWaiter is one waiting goroutine or thread (Go's sudog). Lives on the
 // waiter's stack; linked into exactly one Sema or NotifyList queue while the
-// waiter sleeps. `next` is guarded by that queue's SpinLock; the other
+// waiter sleeps. `next` is guarded by that queue's RuntimeLock; the other
 // fields are written by the waiter before it queues, or by the waker after
 // it has unlinked the node and before it wakes the waiter.
 struct SyncWaiter {
@@ -164,8 +162,6 @@ struct SyncWaiter {
   WaitReason reason = WaitReason::Zero;
   bool ticket = false;           // Sema: the releaser handed its unit over (starvation mode)
   uint32_t notify_ticket = 0;    // NotifyList: the Cond ticket this waiter waits for
-  int64_t block_t0 = 0;          // nanotime at queueing when the block hook was set, else 0
-  int64_t release_ns = 0;        // stamped by the waker when block_t0 != 0
   int64_t acquire_ns = 0;        // mutex profiling: start of the delay charged to the next releaser
   Note note;                     // wakeup for a thread waiter (g == nullptr)
 };
@@ -183,50 +179,28 @@ namespace {
 // A waiter that got a Mutex only after waiting this long switches it to
 // starvation mode (Go's starvationThresholdNs).
 constexpr int64_t kStarvationThresholdNs = 1'000'000;
-// Spin rounds before parking, and pause instructions per round (Go's
-// active_spin and active_spin_cnt).
-constexpr int kActiveSpinRounds = 4;
+// Pause instructions per spin round while waiting for a Mutex holder (Go's
+// active_spin_cnt); how many rounds is the scheduler's call (can_spin_on_lock).
 constexpr int kActiveSpinPauses = 30;
 
 std::atomic<uint64_t> g_starvation_entries{0};  // atomic, relaxed: stats only
 std::atomic<uint64_t> g_sema_handoffs{0};       // atomic, relaxed: stats only
 
-int online_cpus() {
-  static const int n = static_cast<int>(std::thread::hardware_concurrency());
-  return n;
-}
-
-// can_spin reports whether a goroutine contending for a Mutex should spin a
-// round before parking: only a few rounds, only on a multicore machine with
-// another P running (the holder may be on it) and nothing else runnable on
-// our own P (Go's sync_runtime_canSpin). noinline: it reads thread-locals,
-// and its caller parks (and may migrate threads) between calls.
-__attribute__((noinline)) bool can_spin(int iter) {
-  if (iter >= kActiveSpinRounds || online_cpus() <= 1) return false;
-  M* m = tls_m;
-  if (m == nullptr || m->p == nullptr || detail::tls_curg == nullptr) return false;
-  if (sched.gomaxprocs <=
-      sched.npidle.load(std::memory_order_relaxed) + sched.nmspinning.load(std::memory_order_relaxed) + 1)
-    return false;
-  P* p = m->p;
-  return p->runq.empty() && p->runnext.load(std::memory_order_relaxed) == nullptr;
-}
-
 void do_spin() {
   for (int i = 0; i < kActiveSpinPauses; i++) cpu_relax();
 }
 
-bool unlock_spinlock(G*, void* lk) {
-  static_cast<SpinLock*>(lk)->unlock();
+bool unlock_lock(G*, void* lk) {
+  static_cast<RuntimeLock*>(lk)->unlock();
   return true;
 }
 
 // sleep_on puts the caller to sleep; w is queued and lk is held on entry.
 // lk is released only once the goroutine is switched out (or, for a thread,
 // just before it sleeps on its Note). Returns after a waker has woken w.
-void sleep_on(SyncWaiter* w, SpinLock& lk, WaitReason reason) {
+void sleep_on(SyncWaiter* w, RuntimeLock& lk, WaitReason reason) {
   if (w->g != nullptr) {
-    detail::park_current(&unlock_spinlock, &lk, reason);
+    park_g(&unlock_lock, &lk, reason);
   } else {
     lk.unlock();
     w->note.sleep();
@@ -237,24 +211,11 @@ void sleep_on(SyncWaiter* w, SpinLock& lk, WaitReason reason) {
 // wake makes w's owner runnable. w has been unlinked by the caller and must
 // not be touched after this call: its owner may resume and pop the frame.
 void wake(SyncWaiter* w) {
-  if (w->block_t0 != 0) w->release_ns = nanotime();
   if (G* g = w->g) {
     detail::ready(g);
   } else {
     w->note.wakeup();
   }
-}
-
-// stamp_block_start records the queueing time for the block profile.
-void stamp_block_start(SyncWaiter* w) {
-  if (GORT_UNLIKELY(detail::g_block_hook.load(std::memory_order_relaxed) != nullptr))
-    w->block_t0 = nanotime();
-}
-
-// report_block passes a finished wait to the block hook.
-void report_block(const SyncWaiter& w) {
-  if (GORT_LIKELY(w.block_t0 == 0) || w.release_ns == 0) return;
-  if (auto hook = detail::g_block_hook.load(std::memory_order_relaxed)) hook(w.release_ns - w.block_t0, w.reason);
 }
 
 // less compares wrapping 32-bit tickets (Go's notifyList less).
@@ -276,7 +237,7 @@ namespace {
 constexpr size_t kSemTableSize = 251;  // prime, as Go's
 
 struct alignas(64) SemaRoot {
-  SpinLock lock;
+  RuntimeLock lock;
   std::atomic<uint32_t> nwait{0};  // waiters in this root; changed under lock, read without it
   SyncWaiter* addrs = nullptr;     // guarded by lock: front waiters, one per distinct address
 };
@@ -346,10 +307,10 @@ void Sema::acquire_slow(WaitReason reason, bool lifo, unsigned profile) {
   w.g = current_g();
   w.reason = reason;
   w.addr = this;
-  if (profile & kProfileBlock) stamp_block_start(&w);
+  BlockTimer block_timer((profile & kProfileBlock) ? w.g : nullptr);
   if ((profile & kProfileMutex) &&
       GORT_UNLIKELY(detail::g_mutex_hook.load(std::memory_order_relaxed) != nullptr))
-    w.acquire_ns = w.block_t0 != 0 ? w.block_t0 : nanotime();
+    w.acquire_ns = nanotime();
   for (;;) {
     root.lock.lock();
     // Announce ourselves before the last look at count_, so that a release
@@ -365,7 +326,7 @@ void Sema::acquire_slow(WaitReason reason, bool lifo, unsigned profile) {
     sleep_on(&w, root.lock, reason);
     if (w.ticket || try_acquire()) break;
   }
-  report_block(w);
+  block_timer.report(reason);
 }
 
 void Sema::release(bool handoff) {
@@ -432,7 +393,7 @@ void Mutex::lock_slow(WaitReason reason) {
     // Spin while the lock is held in normal mode (in starvation mode the
     // lock goes to a waiter, so spinning is pointless). Setting kWoken tells
     // unlock not to wake a parked waiter while we are about to take it.
-    if ((old & (kLocked | kStarving)) == kLocked && can_spin(iter)) {
+    if ((old & (kLocked | kStarving)) == kLocked && can_spin_on_lock(iter)) {
       int32_t expected = old;
       if (!awoke && (old & kWoken) == 0 && (old >> kWaiterShift) != 0 &&
           state_.compare_exchange_strong(expected, old | kWoken, std::memory_order_relaxed))
@@ -604,7 +565,7 @@ void NotifyList::wait(uint32_t t) {
   w.g = current_g();
   w.reason = WaitReason::SyncCondWait;
   w.notify_ticket = t;
-  stamp_block_start(&w);
+  BlockTimer block_timer(w.g);
   lock_.lock();
   if (ticket_less(t, notify_.load(std::memory_order_relaxed))) {  // notified before we got here
     lock_.unlock();
@@ -613,7 +574,7 @@ void NotifyList::wait(uint32_t t) {
   if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
   tail_ = &w;
   sleep_on(&w, lock_, WaitReason::SyncCondWait);
-  report_block(w);
+  block_timer.report(WaitReason::SyncCondWait);
 }
 
 void NotifyList::notify_one() {

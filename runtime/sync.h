@@ -30,31 +30,12 @@
 #include <cstdint>
 
 #include "runtime/base.h"
-#include "runtime/g.h"
+#include "runtime/goroutine.h"
 #include "runtime/gort.h"
 
 namespace gort {
 
 namespace detail {
-// SyncHook receives contention events for the block and mutex profilers.
-using SyncHook = void (*)(int64_t wait_ns, WaitReason reason);
-
-// g_block_hook, when set, is called on a goroutine (or thread) that resumes
-// after blocking in Mutex/RWMutex/WaitGroup/Cond/Sema, with the nanoseconds
-// from the moment it queued to the moment it was woken (Go's blockevent:
-// scheduling latency after the wakeup is not counted). Runs on the resumed
-// goroutine, so a profiler can take its stack. atomic; nanotime() is read
-// only while a hook is set.
-extern std::atomic<SyncHook> g_block_hook;
-
-// g_mutex_hook, when set, is called from the unlocking side (Mutex::unlock,
-// RWMutex::unlock/runlock) when it wakes a waiter that queued while the hook
-// was set, with the delay that waiter accumulated: the time from its
-// enqueueing — or from the previous wakeup on the same Sema, whichever is
-// later, so that no delay is charged twice — to this wakeup (Go's
-// mutexevent). Runs on the unlocker. atomic.
-extern std::atomic<SyncHook> g_mutex_hook;
-
 struct SyncWaiter;  // a parked waiter (sync.cpp); lives on the waiter's stack
 }  // namespace detail
 
@@ -76,8 +57,8 @@ SyncStats sync_stats();
 class Sema final {
  public:
   // Profile flags for acquire (Go's semaProfileFlags).
-  static constexpr unsigned kProfileBlock = 1;  // report to g_block_hook
-  static constexpr unsigned kProfileMutex = 2;  // report to g_mutex_hook (from the releaser)
+  static constexpr unsigned kProfileBlock = 1;  // report to the block hook (observer.h)
+  static constexpr unsigned kProfileMutex = 2;  // report to the mutex hook, from the releaser
 
   explicit Sema(uint32_t initial = 0) : count_(initial) {}
   Sema(const Sema&) = delete;
@@ -86,7 +67,7 @@ class Sema final {
   // acquire takes one unit, parking the goroutine (wait reason `reason`)
   // until one is available. lifo queues the caller at the front instead of
   // the back (a Mutex waiter that was woken but lost the race). Takes the
-  // queue's SpinLock on the slow path.
+  // queue's RuntimeLock on the slow path.
   void acquire(WaitReason reason = WaitReason::Semacquire, bool lifo = false,
                unsigned profile = kProfileBlock) {
     if (GORT_LIKELY(try_acquire())) return;
@@ -108,7 +89,7 @@ class Sema final {
   // release adds one unit and wakes the first waiter, if any. With handoff
   // the unit is transferred to that waiter directly (no barging acquirer can
   // take it) and, on a goroutine, the caller yields its P so the waiter runs
-  // at once (Go's starvation-mode Semrelease). Takes the root's SpinLock
+  // at once (Go's starvation-mode Semrelease). Takes the root's RuntimeLock
   // only when someone in that root waits. After the count increment it
   // touches the Sema again only if it found a waiter (which keeps it alive).
   void release(bool handoff = false);
@@ -278,7 +259,7 @@ class NotifyList final {
  private:
   std::atomic<uint32_t> wait_{0};    // atomic: next ticket to hand out
   std::atomic<uint32_t> notify_{0};  // atomic, written under lock_: next ticket to notify
-  SpinLock lock_;                    // protects head_, tail_
+  RuntimeLock lock_;                    // protects head_, tail_
   SyncWaiter* head_ = nullptr;       // guarded by lock_
   SyncWaiter* tail_ = nullptr;       // guarded by lock_
 };

@@ -3,31 +3,36 @@
 // Entering, the M keeps its P but marks it Syscall and remembers it in
 // m->oldp; sysmon (retake) may CAS the P from Syscall to Idle and hand it to
 // another M so runnable goroutines keep running while this thread blocks.
+// Entry also records the goroutine's stack pointer, callee-saved registers
+// and calling frame (scan.cpp), so the collector can scan a goroutine that
+// sits in a system call and a goroutine dump can show where it is.
 // Leaving, the fast path CASes the P back to Running; if it was taken, the M
 // tries any idle P; failing that, the goroutine is queued on the global run
 // queue (via g0, so its context is saved first) and the M goes idle.
-#include "runtime/observer.h"
+//
+// Inside a stop-the-world function a section changes nothing: the P already
+// belongs to the stopper and must not be counted as stopped twice.
 #include "runtime/sched_internal.h"
 
 namespace gort {
 
-void syscall_park_without_p(G* g);
-void acquirep_public(M* m, P* p);
-
 BlockingSection::BlockingSection() {
-  G* g = detail::tls_curg;
+  G* g = detail::curg();
   if (g == nullptr) return;
   M* m = g->m;
+  if (m->in_stw) return;
+  entered_ = true;
   P* p = m->p;
-  p->syscalltick++;
-  p->syscalltick_pub.store(p->syscalltick, std::memory_order_relaxed);
-  if (auto* o = observer()) o->on_go_syscall(g, true);
-  g->status.store(GStatus::Syscall, std::memory_order_relaxed);
+  record_syscall_entry(g);
+  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  GORT_EVENT(on_go_syscall_enter, g);
+  g->status.store(GStatus::Syscall, std::memory_order_release);
   m->oldp = p;
   m->p = nullptr;
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   p->status.store(PStatus::Syscall, std::memory_order_release);
   if (sched.gcwaiting.load()) {
+    // A stop-the-world is waiting for this P: it is stopped now.
     PStatus s = PStatus::Syscall;
     if (p->status.compare_exchange_strong(s, PStatus::GCStop)) {
       std::lock_guard<std::mutex> l(sched.lock);
@@ -37,38 +42,34 @@ BlockingSection::BlockingSection() {
 }
 
 BlockingSection::~BlockingSection() {
-  G* g = detail::tls_curg;
-  if (g == nullptr) return;
+  if (!entered_) return;
+  G* g = detail::curg();
   M* m = g->m;
   P* oldp = m->oldp;
   m->oldp = nullptr;
   PStatus s = PStatus::Syscall;
-  if (oldp && oldp->status.compare_exchange_strong(s, PStatus::Running)) {
+  if (oldp != nullptr && oldp->status.compare_exchange_strong(s, PStatus::Running)) {
     m->p = oldp;
-    oldp->m = m;
+    oldp->m.store(m, std::memory_order_relaxed);
     g->status.store(GStatus::Running, std::memory_order_relaxed);
-    if (auto* o = observer()) o->on_go_syscall(g, false);
+    GORT_EVENT(on_go_syscall_exit, g, false);
     return;
   }
+  // The P was retaken (or stopped): any idle P will do, unless the world is
+  // stopping.
   P* p = nullptr;
   if (!sched.gcwaiting.load()) {
     std::lock_guard<std::mutex> l(sched.lock);
-    if (!sched.gcwaiting.load()) {
-      p = sched.pidle;
-      if (p) {
-        sched.pidle = p->link;
-        p->link = nullptr;
-        sched.npidle.fetch_sub(1);
-      }
-    }
+    if (!sched.gcwaiting.load()) p = pidleget();
   }
-  if (p) {
-    acquirep_public(m, p);
+  if (p != nullptr) {
+    acquirep(m, p);
     g->status.store(GStatus::Running, std::memory_order_relaxed);
-    if (auto* o = observer()) o->on_go_syscall(g, false);
+    GORT_EVENT(on_go_syscall_exit, g, false);
     return;
   }
-  if (auto* o = observer()) o->on_go_syscall(g, false);
+  // No P: queue the goroutine (g0 emits on_go_syscall_exit when it is on
+  // the run queue) and let this M go idle.
   syscall_park_without_p(g);
 }
 

@@ -18,7 +18,7 @@ void sleep_fire(Timer* t, GQueue* ready) { ready->push_back(static_cast<SleepSta
 bool sleep_arm(G* g, void* arg) {
   auto* st = static_cast<SleepState*>(arg);
   st->g = g;
-  P* p = tls_m->p;
+  P* p = g->m->p;  // runs on g's M right after it parked
   bool earliest = p->timers.add(&st->timer);
   // A new earliest deadline: the M blocked in netpoll must sleep less.
   if (earliest) {

@@ -57,7 +57,7 @@ class TimerHeap final {
   void siftdown(int i);
   void remove_at(int i);
   void publish();
-  SpinLock lock_;
+  RuntimeLock lock_;
   std::vector<Timer*> heap_;  // guarded by lock_
   std::atomic<int64_t> when0_{INT64_MAX};
 };

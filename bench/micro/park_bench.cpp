@@ -42,9 +42,8 @@ namespace {
 int64_t count_parked_on_recv() {
   int64_t n = 0;
   gort::for_each_goroutine([&](gort::G* g) {
-    if (g->status.load(std::memory_order_acquire) == gort::GStatus::Waiting &&
-        g->wait_reason == gort::WaitReason::ChanReceive)
-      n++;
+    gort::GoroutineInfo info = gort::goroutine_info(g);
+    if (info.status == gort::GStatus::Waiting && info.wait_reason == gort::WaitReason::ChanReceive) n++;
   });
   return n;
 }

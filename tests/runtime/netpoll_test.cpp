@@ -141,7 +141,8 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
     }
     sleep_ms(20);
     for_each_goroutine([&](G* g) {
-      if (g->status.load() == GStatus::Waiting && g->wait_reason == WaitReason::IOWait) io_waiting++;
+      GoroutineInfo info = goroutine_info(g);
+      if (info.status == GStatus::Waiting && info.wait_reason == WaitReason::IOWait) io_waiting++;
     });
     threads = sched_stats().threads;
     for (int i = 0; i < kConns; i++) {

@@ -63,11 +63,11 @@ BOOST_AUTO_TEST_CASE(gomaxprocs_from_config_and_env) {
 BOOST_AUTO_TEST_CASE(labels_are_inherited) {
   std::string child_label;
   run_main([&] {
-    set_labels(std::make_shared<LabelSet>(LabelSet{{"handler", "work"}}));
+    set_labels(LabelSet{{"handler", "work"}});
     Chan<int> done;
     go([&] {
-      auto l = get_labels();
-      child_label = l ? (*l)[0].second : "";
+      LabelSet l = get_labels();
+      child_label = l.empty() ? "" : l[0].second;
       done.send(1);
     });
     done.recv();
@@ -239,11 +239,11 @@ BOOST_AUTO_TEST_CASE(stop_the_world_stops_cpu_bound_goroutines) {
 namespace {
 struct CountingObserver final : SchedObserver {
   std::atomic<int> create{0}, start{0}, block{0}, unblock{0}, end{0};
-  void on_go_create(G*, G*) override { create++; }
-  void on_go_start(G*, int32_t) override { start++; }
-  void on_go_block(G*, WaitReason) override { block++; }
-  void on_go_unblock(G*, G*) override { unblock++; }
-  void on_go_end(G*) override { end++; }
+  void on_go_create(int64_t, G*, G*) override { create++; }
+  void on_go_start(int64_t, G*, int32_t) override { start++; }
+  void on_go_block(int64_t, G*, WaitReason) override { block++; }
+  void on_go_unblock(int64_t, G*, G*) override { unblock++; }
+  void on_go_end(int64_t, G*) override { end++; }
 };
 }  // namespace
 
@@ -251,16 +251,17 @@ BOOST_AUTO_TEST_CASE(observer_sees_lifecycle_and_enumerates) {
   CountingObserver obs;
   std::vector<std::string> waits;
   run_main([&] {
-    set_observer(&obs);
+    add_observer(&obs);
     Chan<int> c;
     go([&] { c.recv(); });
     sleep_ms(2);
     for_each_goroutine([&](G* g) {
-      if (g->status.load() == GStatus::Waiting) waits.push_back(wait_reason_string(g->wait_reason));
+      GoroutineInfo info = goroutine_info(g);
+      if (info.status == GStatus::Waiting) waits.push_back(wait_reason_string(info.wait_reason));
     });
     c.send(1);
     sleep_ms(1);
-    set_observer(nullptr);
+    remove_observer(&obs);
   }, Config{.gomaxprocs = 2});
   BOOST_TEST(obs.create.load() >= 1);
   BOOST_TEST(obs.block.load() >= 1);
@@ -374,10 +375,10 @@ BOOST_AUTO_TEST_CASE(parked_goroutine_stack_walks_by_frame_pointers) {
     int64_t id = go([&] { park_in_marker(c); });
     sleep_ms(2);
     for_each_goroutine([&](G* g) {
-      if (g->id != id) return;
-      SavedFrame f = saved_frame(g);
-      uintptr_t fp = f.fp;
-      for (depth = 0; fp >= g->stack.lo && fp < g->stack.hi && depth < 64; depth++) {
+      GoroutineInfo info = goroutine_info(g);
+      if (info.id != id) return;
+      uintptr_t fp = info.frame.fp;
+      for (depth = 0; fp >= info.stack_lo && fp < info.stack_hi && depth < 64; depth++) {
         if (fp == g_marker_fp.load()) {
           found = true;
           break;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "runtime/gort.h"
+#include "runtime/observer.h"
 #include "runtime/sync.h"
 #include "tests/runtime/child_process.h"
 
@@ -657,8 +658,8 @@ bool saw_reason(WaitReason r) { return g_block_reasons.load() & (1u << static_ca
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(profiling_hooks_fire_with_plausible_durations) {
-  detail::g_block_hook.store(&on_block);
-  detail::g_mutex_hook.store(&on_mutex);
+  set_block_hook(&on_block);
+  set_mutex_hook(&on_mutex);
   run_main([&] {
     Mutex mu;
     WaitGroup wg;
@@ -712,8 +713,8 @@ BOOST_AUTO_TEST_CASE(profiling_hooks_fire_with_plausible_durations) {
     rw.unlock();
     rd.wait();
   }, Config{.gomaxprocs = 2});
-  detail::g_block_hook.store(nullptr);
-  detail::g_mutex_hook.store(nullptr);
+  set_block_hook(nullptr);
+  set_mutex_hook(nullptr);
 
   BOOST_TEST(g_block_events.load() >= 4);
   BOOST_TEST(saw_reason(WaitReason::SyncMutexLock));
