@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include <mutex>
+
 namespace gortd {
 
 bool ConnTracker::admit(int64_t max) {
@@ -13,7 +15,7 @@ bool ConnTracker::admit(int64_t max) {
 }
 
 void ConnTracker::add(ConnState* c) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<gort::Mutex> l(mu_);
   c->prev = nullptr;
   c->next = head_;
   if (head_) head_->prev = c;
@@ -22,7 +24,7 @@ void ConnTracker::add(ConnState* c) {
 }
 
 void ConnTracker::remove(ConnState* c) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<gort::Mutex> l(mu_);
   if (c->prev) c->prev->next = c->next;
   else head_ = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -32,7 +34,7 @@ void ConnTracker::remove(ConnState* c) {
 
 int ConnTracker::reap(int64_t now) {
   int n = 0;
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<gort::Mutex> l(mu_);
   for (ConnState* c = head_; c; c = c->next) {
     int64_t d = c->deadline_ns.load(std::memory_order_relaxed);
     if (d == 0 || d > now) continue;
@@ -52,7 +54,7 @@ int ConnTracker::reap(int64_t now) {
 
 void ConnTracker::drain() {
   draining_.store(true, std::memory_order_seq_cst);
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<gort::Mutex> l(mu_);
   for (ConnState* c = head_; c; c = c->next)
     if (c->phase.load(std::memory_order_seq_cst) == ConnPhase::Idle && c->shut == 0) {
       ::shutdown(c->fd, SHUT_RD);

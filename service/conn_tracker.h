@@ -11,7 +11,10 @@
 // while it is writing to a client that does not read. shutdown(2) changes
 // no Asio state, so the only race to exclude is the owner closing the
 // descriptor underneath the reaper: owners unregister (under mu_) before they
-// close, and the reaper holds mu_ while it calls shutdown.
+// close, and the reaper holds mu_ while it calls shutdown. mu_ is the
+// runtime's Mutex, so a connection goroutine that waits for it while the
+// reaper walks the list parks instead of blocking its OS thread (and the
+// goroutines queued behind it on that P).
 //
 // Rejected: one Asio steady_timer per connection re-armed per request (a
 // timer-queue update, often a timerfd syscall, on every request, and timer
@@ -28,7 +31,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
+
+#include "runtime/sync.h"
 
 namespace gortd {
 
@@ -82,7 +86,7 @@ class ConnTracker final {
   bool draining() const { return draining_.load(std::memory_order_seq_cst); }
 
  private:
-  mutable std::mutex mu_;        // guards the list; held only for list walks and shutdown(2)
+  gort::Mutex mu_;               // guards the list; held only for list walks and shutdown(2)
   ConnState* head_ = nullptr;    // guarded by mu_
   std::atomic<int64_t> open_{0};      // admitted and not yet removed
   std::atomic<int64_t> refusing_{0};  // registered with counted = false
