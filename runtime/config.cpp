@@ -123,9 +123,9 @@ int run_main(std::function<void()> main_fn, Config cfg) {
     for (int i = sched.gomaxprocs - 1; i >= 1; i--) pidleput(sched.allp[i]);
   }
   acquirep(m0, sched.allp[0]);
+  sysmon_start();  // registered before any goroutine runs
   std::function<void()> fn = std::move(main_fn);
   spawn_main(fn);
-  sysmon_start();
   m_loop(m0);
   shutdown(m0);
   return 0;

@@ -30,6 +30,7 @@ constexpr int64_t kScavengeIntervalNs = 1'000'000'000;  // idle-stack scavenger 
 
 std::thread g_sysmon;
 Note g_sysmon_stop;
+Note g_sysmon_registered;  // sysmon_start waits for it: the registry is complete before main runs
 std::atomic<bool> g_sysmon_running{false};
 
 // preemptone asks the G running on p to yield at its next safepoint.
@@ -84,8 +85,10 @@ int retake(int64_t now) {
 }
 
 void sysmon_loop() {
+  signals_thread_init();
   thread_register(nullptr);
   switch_thread_init(nullptr);
+  g_sysmon_registered.wakeup();
   int64_t delay = kSysmonMinDelayNs;
   int idle = 0;
   int64_t next_scavenge = sched.start_ns + kScavengeIntervalNs;
@@ -122,14 +125,17 @@ void sysmon_loop() {
   }
   switch_thread_exit(nullptr);
   thread_unregister();
+  signals_thread_exit();
 }
 
 }  // namespace
 
 void sysmon_start() {
   g_sysmon_stop.clear();
+  g_sysmon_registered.clear();
   g_sysmon_running = true;
   g_sysmon = std::thread(sysmon_loop);
+  g_sysmon_registered.sleep();
 }
 
 void sysmon_stop() {
