@@ -45,7 +45,7 @@ G* find_g(int64_t id) {
 
 // holds reports whether any 8-byte word of the range (or its saved
 // registers) equals v — what a conservative scan would find.
-bool holds(const StackScanRange& r, uint64_t v) {
+GORT_CONSERVATIVE_SCAN bool holds(const StackScanRange& r, uint64_t v) {
   for (uintptr_t a = r.lo; a + 8 <= r.hi; a += 8)
     if (*reinterpret_cast<const uint64_t*>(a) == v) return true;
   for (size_t i = 0; i < r.nregs; i++)

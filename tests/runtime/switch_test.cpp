@@ -176,11 +176,13 @@ BOOST_AUTO_TEST_CASE(stop_the_world_interrupts_a_hand_off_chain) {
 
 BOOST_AUTO_TEST_CASE(runtime_exits_while_a_chain_runs) {
   // main returns while two goroutines hand off forever: the runtime must
-  // still shut down (the direct path defers to an exiting runtime).
+  // still shut down (the direct path defers to an exiting runtime). The
+  // channels outlive the run: the discarded goroutines still point at them.
+  static Chan<int> chans[2][2];
   for (int procs : {1, 2}) {
-    run_main([] {
-      auto* a = new Chan<int>();
-      auto* b = new Chan<int>();
+    run_main([procs] {
+      Chan<int>* a = &chans[procs - 1][0];
+      Chan<int>* b = &chans[procs - 1][1];
       go([=] {
         for (;;) {
           a->send(1);
