@@ -124,4 +124,26 @@ bool TimerHeap::remove(Timer* t) {
   }
 }
 
+bool TimerHeap::modify(Timer* t, int64_t when) {
+  for (;;) {
+    TimerHeap* h = t->heap.load(std::memory_order_acquire);
+    if (h == nullptr) {
+      // Fired or never added; wait out a running fn, as remove does.
+      while (t->state.load(std::memory_order_acquire) == Timer::Running) sched_yield();
+      return false;
+    }
+    h->lock_.lock();
+    if (t->heap.load(std::memory_order_relaxed) != h) {  // fired meanwhile
+      h->lock_.unlock();
+      continue;
+    }
+    t->when = when;
+    h->siftup(t->index);
+    h->siftdown(t->index);
+    h->publish();
+    h->lock_.unlock();
+    return true;
+  }
+}
+
 }  // namespace gort

@@ -7,9 +7,9 @@
 // earliest deadline, so a sleeper wakes within ~1 ms on an idle system.
 //
 // Firing protocol (as Go's timerRunning): the firing thread marks the timer
-// Running under the heap lock, drops the lock and calls fn; remove() waits
-// while a timer is Running, so the owner may free the Timer once remove()
-// returns.
+// Running under the heap lock, drops the lock and calls fn; remove() and
+// modify() wait while a timer is Running, so once remove() returns, or
+// modify() returns false, the owner may free the Timer or add it again.
 #pragma once
 
 #include <atomic>
@@ -51,6 +51,14 @@ class TimerHeap final {
   // pending (so fn will never run), false if it already fired or was never
   // added. Waits for a concurrently running fn to finish.
   static bool remove(Timer* t);
+
+  // modify moves pending t's deadline to when, re-sifting it in whatever
+  // heap holds it and publishing that heap's new earliest deadline. Returns
+  // true if t was pending, false (t untouched) if it already fired or was
+  // never added — then, as after remove, a running fn has finished and the
+  // caller may add t again. Takes the heap's lock; waits for a concurrently
+  // running fn to finish.
+  static bool modify(Timer* t, int64_t when);
 
  private:
   void siftup(int i);
