@@ -79,7 +79,7 @@ class LocalRunQueue final {
     }
   }
 
-  // grab_half takes the first half of the queue for spilling to the global
+  // grab_half_for_spill takes the first half of the queue for spilling to the global
   // queue (owner only). Returns the count written to out, 0 if it raced.
   uint32_t grab_half_for_spill(G** out) {
     uint32_t h = head_.load(std::memory_order_acquire);

@@ -60,6 +60,7 @@ void TimerHeap::remove_at(int i) {
 
 bool TimerHeap::add(Timer* t) {
   lock_.lock();
+  if (t->state.load(std::memory_order_relaxed) != Timer::Idle) GORT_THROW("TimerHeap::add: timer already pending");
   t->state.store(Timer::Waiting, std::memory_order_relaxed);
   t->heap.store(this, std::memory_order_release);
   heap_.push_back(t);
@@ -82,8 +83,10 @@ int TimerHeap::run(int64_t now, GQueue* ready) {
     }
     Timer* t = heap_[0];
     remove_at(0);
-    t->heap.store(nullptr, std::memory_order_relaxed);
-    t->state.store(Timer::Running, std::memory_order_release);
+    // Running before "in no heap": remove/modify read heap without the lock
+    // and, seeing null, wait while the state is Running.
+    t->state.store(Timer::Running, std::memory_order_relaxed);
+    t->heap.store(nullptr, std::memory_order_release);
     publish();
     lock_.unlock();
     // fn must not make a G runnable itself: it appends to ready, which the

@@ -120,19 +120,17 @@ BOOST_AUTO_TEST_CASE(gqueue_push_pop_and_splice) {
   GQueue q;
   BOOST_TEST(q.empty());
   BOOST_TEST(q.pop() == nullptr);
+  q.push_back(&gs[0]);
   q.push_back(&gs[1]);
   q.push_back(&gs[2]);
-  q.push_front(&gs[0]);
   BOOST_TEST(q.pop() == &gs[0]);
   BOOST_TEST(gs[0].schedlink == nullptr);  // pop unlinks
   BOOST_TEST(q.pop() == &gs[1]);
   BOOST_TEST(q.pop() == &gs[2]);
   BOOST_TEST(q.empty());
   BOOST_TEST(q.tail == nullptr);
-  q.push_front(&gs[0]);  // push_front on empty sets the tail too
-  q.push_back(&gs[1]);
+  q.push_back(&gs[0]);  // usable again after draining
   BOOST_TEST(q.pop() == &gs[0]);
-  BOOST_TEST(q.pop() == &gs[1]);
 
   // push_back_all: into empty, from empty, and non-empty onto non-empty.
   GQueue a, b;
@@ -157,7 +155,7 @@ namespace {
 // owner_and_thieves runs the scheduler's queue protocol on kItems Gs: the
 // owner thread puts them in random bursts, pops some itself and, when the
 // ring is full, spills half to its "global queue" (a list only it touches,
-// as put_slow would); each thief thread owns its own LocalRunQueue and
+// as runqput_slow would); each thief thread owns its own LocalRunQueue and
 // steals from the owner's in a loop, running (recording) the G steal_half
 // returns and draining the rest of what it stole. Afterwards every G must
 // have been obtained by exactly one of them, exactly once.

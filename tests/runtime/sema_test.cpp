@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "runtime/gort.h"
+#include "runtime/observer.h"
 #include "runtime/sync.h"
 
 using namespace gort;
@@ -341,7 +342,7 @@ void stress(int goroutines, int threads) {
     finished.fetch_add(1);
   };
   g_blocked.store(0);
-  detail::g_block_hook.store(&count_block);
+  set_block_hook(&count_block);
   run_main([&] {
     std::vector<std::thread> ts;
     for (int g = 0; g < goroutines; g++) go([&work, g] { work(g); });
@@ -349,7 +350,7 @@ void stress(int goroutines, int threads) {
     wait_until("every participant finished", [&] { return finished.load() == goroutines + threads; });
     for (std::thread& t : ts) t.join();
   }, Config{.gomaxprocs = 2});
-  detail::g_block_hook.store(nullptr);
+  set_block_hook(nullptr);
 
   // Sleeping really happened (yielding while holding a unit makes it all
   // but certain), so the queues were exercised, not just the fast path.
