@@ -46,6 +46,9 @@ long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts
 constexpr int kLockActiveSpinRounds = 4;
 constexpr int kLockActiveSpinPauses = 30;
 constexpr int kLockPassiveSpinRounds = 1;
+// A sleeper re-checks the lock this often: the bound on a missed wake-up
+// (see RuntimeLock in base.h).
+constexpr int64_t kLockSleepSliceNs = 100'000;
 
 }  // namespace
 
@@ -66,14 +69,18 @@ void RuntimeLock::lock_slow(uint32_t v) {
         if (key_.compare_exchange_weak(k, wait, std::memory_order_acquire, std::memory_order_relaxed)) return;
       sched_yield();
     }
-    // Sleep; whoever unlocks sees kSleeping and wakes one sleeper.
+    // Sleep; an unlocker that sees kSleeping wakes one sleeper.
     if (key_.exchange(kSleeping, std::memory_order_acquire) == kUnlocked) return;
     wait = kSleeping;
-    futex(&key_, FUTEX_WAIT, kSleeping, nullptr);
+    const timespec slice{0, kLockSleepSliceNs};
+    futex(&key_, FUTEX_WAIT, kSleeping, &slice);
   }
 }
 
-void RuntimeLock::wake_one() { futex(&key_, FUTEX_WAKE, 1, nullptr); }
+void RuntimeLock::unlock_and_wake() {
+  key_.store(kUnlocked, std::memory_order_release);
+  futex(&key_, FUTEX_WAKE, 1, nullptr);
+}
 
 void Note::wakeup() {
   if (key_.exchange(1, std::memory_order_release) != 0) GORT_THROW("notewakeup: double wakeup");

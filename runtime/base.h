@@ -51,20 +51,26 @@ inline uint64_t cputicks() { return __builtin_ia32_rdtsc(); }
 
 inline void cpu_relax() { __builtin_ia32_pause(); }
 
-// RuntimeLock is the runtime's internal mutex (Go's lock_futex.go): a futex
-// word with three states — unlocked, locked, locked with sleepers. lock()
-// takes it with one exchange when free; a contended lock spins briefly (the
-// holder is usually on another CPU and about to release), yields the CPU
-// once, then sleeps on the futex, so a thread waiting behind a preempted
-// holder costs no CPU. unlock() is one exchange, plus a futex wake only when
-// someone sleeps. Critical sections are a few dozen instructions; a
-// goroutine never parks while holding one (park's unlock function releases
-// them on the scheduler stack, after the switch). Not recursive.
+// RuntimeLock is the runtime's internal mutex (after Go's lock_futex.go): a
+// futex word with three states — unlocked, locked, locked with sleepers.
+// lock() takes it with one exchange when free; a contended lock spins
+// briefly (the holder is usually on another CPU and about to release),
+// yields the CPU once, then sleeps on the futex, so a thread waiting behind
+// a preempted holder costs no CPU. Critical sections are a few dozen
+// instructions; a goroutine never parks while holding one (park's unlock
+// function releases them after the switch). Not recursive.
 //
-// Rejected: spinning with sched_yield forever (the previous SpinLock) —
-// under CPU oversubscription a waiter whose holder was descheduled burns its
-// whole time slice yielding in a loop; std::mutex — the same futex protocol
-// but not inlinable, and its unlock-on-another-thread rules do not fit.
+// unlock() is a plain release store unless the word says someone sleeps —
+// channel operations lock and unlock once each, and a locked instruction on
+// every unlock measurably slows the channel hand-off (about a tenth of a
+// round trip). The price: a waiter that marks the word "sleeping" just
+// after the unlocker read it may miss its wake-up. Sleepers therefore sleep
+// at most kLockSleepSliceNs before looking again, so a missed wake-up costs
+// one slice in a narrow race, never a hang. Go's exchange-on-unlock was
+// rejected for that cost; spinning with sched_yield forever (the previous
+// SpinLock) because under CPU oversubscription a waiter whose holder was
+// descheduled burns its whole time slice yielding; std::mutex because its
+// unlock is an exchange too and it cannot be inlined.
 class RuntimeLock final {
  public:
   RuntimeLock() = default;
@@ -85,7 +91,8 @@ class RuntimeLock final {
   }
   // unlock releases the lock and wakes one sleeper, if any.
   void unlock() {
-    if (GORT_UNLIKELY(key_.exchange(kUnlocked, std::memory_order_release) == kSleeping)) wake_one();
+    if (GORT_UNLIKELY(key_.load(std::memory_order_relaxed) == kSleeping)) return unlock_and_wake();
+    key_.store(kUnlocked, std::memory_order_release);
   }
 
  private:
@@ -93,7 +100,7 @@ class RuntimeLock final {
   static constexpr uint32_t kLocked = 1;
   static constexpr uint32_t kSleeping = 2;  // locked, and a thread may sleep on key_
   void lock_slow(uint32_t v);
-  void wake_one();
+  void unlock_and_wake();
   std::atomic<uint32_t> key_{kUnlocked};  // atomic: kUnlocked, kLocked or kSleeping
 };
 

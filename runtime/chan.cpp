@@ -70,7 +70,7 @@ ChanCore::~ChanCore() {
 // unlock function drops lock_. Returns the sudog's success: true if a value
 // moved, false if the channel was closed.
 bool ChanCore::wait_on(WaitQ& q, void* elem, WaitReason reason) {
-  G* g = current_g();
+  G* g = detail::curg();
   if (g == nullptr) {
     lock_.unlock();
     throw_fatal(reason == WaitReason::ChanSend ? "chan send: blocking send outside a goroutine"
@@ -81,7 +81,9 @@ bool ChanCore::wait_on(WaitQ& q, void* elem, WaitReason reason) {
   me.elem = elem;
   g->param = nullptr;
   q.enqueue(&me);
-  park_current(&park_unlock, &lock_, reason);
+  BlockTimer timer(g);
+  park_g(g, &park_unlock, &lock_, reason);
+  timer.report(reason);
   return me.success;
 }
 

@@ -147,6 +147,8 @@ void startm(P* p, bool spinning) {
 void wakep(bool published_with_rmw) {
   // StoreLoad between publishing the G and reading nmspinning (see the
   // essay in sched.cpp). A seq_cst RMW (the runnext exchange) already is one.
+  // (With one P, runnext is written without one, but then the caller holds
+  // the only P and there is no idle P to wake.)
   if (!published_with_rmw) std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched.npidle.load() == 0) return;
   if (sched.nmspinning.load() != 0) return;

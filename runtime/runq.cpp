@@ -59,7 +59,13 @@ G* globrunqget(P* p, int32_t max) {
 // waker's time slice).
 void runqput(P* p, G* g, bool next) {
   if (next) {
-    G* old = p->runnext.exchange(g);  // seq_cst: also wakep's StoreLoad fence
+    G* old;
+    if (sched.gomaxprocs == 1) {  // no thieves (see runnext_take)
+      old = p->runnext.load(std::memory_order_relaxed);
+      p->runnext.store(g, std::memory_order_relaxed);
+    } else {
+      old = p->runnext.exchange(g);  // seq_cst: also wakep's StoreLoad fence
+    }
     if (old == nullptr) return;
     g = old;
   }
@@ -71,7 +77,7 @@ void runqput(P* p, G* g, bool next) {
 
 G* runqget(P* p, bool* inherit) {
   G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next != nullptr && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+  if (next != nullptr && runnext_take(p, next)) {
     *inherit = true;
     return next;
   }

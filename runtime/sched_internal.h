@@ -262,12 +262,12 @@ inline constexpr uint64_t kGlobalQueueFairnessTicks = 61;
 // handles that G's switch message. `inherit` keeps the P's time slice
 // (runnext hand-off).
 void execute(M* m, G* g, bool inherit);
-// park_g parks the calling goroutine with the given reason. After it is
+// park_g parks the calling goroutine g with the given reason. After it is
 // switched out, unlockf(g, arg) runs (on g0 or on the next G's stack); if it
 // returns false the G is made runnable again at once. Fatal inside a
 // stop-the-world function.
 using UnlockFn = bool (*)(G* g, void* arg);
-void park_g(UnlockFn unlockf, void* arg, WaitReason reason);
+void park_g(G* g, UnlockFn unlockf, void* arg, WaitReason reason);
 // ready_g makes a parked G runnable: into the current P's runnext when
 // called from a thread holding a P (next=true) or its local queue, else to
 // the global queue; wakes an idle P if nobody is spinning.
@@ -366,6 +366,17 @@ void wake_all_for_exit();
 bool can_spin_on_lock(int iter);
 
 // ---- runq.cpp: run queues ----
+
+// runnext_take removes g from p's runnext if it is still there (owner
+// only). With one P nobody steals, so a plain store does (a locked
+// instruction is a tenth of a channel round trip).
+inline bool runnext_take(P* p, G* g) {
+  if (sched.gomaxprocs == 1) {
+    p->runnext.store(nullptr, std::memory_order_relaxed);
+    return true;
+  }
+  return p->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel);
+}
 
 void runqput(P* p, G* g, bool next);
 // runqget takes runnext (inherit = true: it keeps the time slice) or the

@@ -63,7 +63,7 @@ int select_impl(SelectCase* cases, int n, bool block) {
   if (n == 0) {
     if (!block) return -1;
     if (g == nullptr) throw_fatal("select: no cases outside a goroutine");
-    park_current(nullptr, nullptr, WaitReason::SelectNoCases);
+    park_g(g, nullptr, nullptr, WaitReason::SelectNoCases);
     throw_fatal("select (no cases) resumed");
   }
   uint16_t order_buf[2 * kMaxStackCases];
@@ -159,7 +159,9 @@ int select_impl(SelectCase* cases, int n, bool block) {
     sg->success = false;
     if (cases[i].is_send) cases[i].c->sendq_.enqueue(sg); else cases[i].c->recvq_.enqueue(sg);
   }
-  park_current(&selparkcommit, &locks, WaitReason::Select);
+  BlockTimer timer(g);
+  park_g(g, &selparkcommit, &locks, WaitReason::Select);
+  timer.report(WaitReason::Select);
 
   locks.lock();
   auto* winner = static_cast<Sudog*>(g->param);

@@ -267,7 +267,7 @@ G* take_direct_successor(P* p) {
     return nullptr;
   int64_t when = p->timers.next();
   if (when != INT64_MAX && when <= nanotime()) return nullptr;
-  if (!p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) return nullptr;
+  if (!runnext_take(p, next)) return nullptr;
   return next;
 }
 
@@ -328,9 +328,7 @@ void prepare_g_context(G* g, uintptr_t top) {
 
 // ---- park / ready / yield / preempt ----
 
-void park_g(UnlockFn unlockf, void* arg, WaitReason reason) {
-  G* g = detail::curg();
-  if (g == nullptr) GORT_THROW("park: not on a goroutine");
+void park_g(G* g, UnlockFn unlockf, void* arg, WaitReason reason) {
   M* m = g->m;
   if (GORT_UNLIKELY(m->in_stw))
     throw_fatalf("goroutine %" PRId64 " blocks (%s) inside the stop-the-world function of \"%s\": "
@@ -347,8 +345,10 @@ void park_g(UnlockFn unlockf, void* arg, WaitReason reason) {
 }
 
 void detail::park_current(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
-  BlockTimer timer(detail::curg());
-  park_g(unlockf, arg, reason);
+  G* g = detail::curg();
+  if (g == nullptr) GORT_THROW("park: not on a goroutine");
+  BlockTimer timer(g);
+  park_g(g, unlockf, arg, reason);
   timer.report(reason);
 }
 
@@ -357,14 +357,16 @@ void mark_runnable(G* g) {
   g->status.store(GStatus::Runnable, std::memory_order_release);
 }
 
-void make_ready(G* g, G* by) {
+inline void make_ready_inline(G* g, G* by) {
   if (g->block_stamped) g->block_release_ns = nanotime();
   mark_runnable(g);
   GORT_EVENT(on_go_unblock, g, by);
 }
 
+void make_ready(G* g, G* by) { make_ready_inline(g, by); }
+
 void ready_g(G* g, bool next) {
-  make_ready(g, detail::curg());
+  make_ready_inline(g, detail::curg());
   M* m = curm();
   P* p = m != nullptr ? m->p : nullptr;
   if (p != nullptr) {

@@ -200,7 +200,7 @@ bool unlock_lock(G*, void* lk) {
 // just before it sleeps on its Note). Returns after a waker has woken w.
 void sleep_on(SyncWaiter* w, RuntimeLock& lk, WaitReason reason) {
   if (w->g != nullptr) {
-    park_g(&unlock_lock, &lk, reason);
+    park_g(w->g, &unlock_lock, &lk, reason);
   } else {
     lk.unlock();
     w->note.sleep();

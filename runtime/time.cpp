@@ -45,7 +45,7 @@ void sleep_for(std::chrono::nanoseconds d) {
   st.timer.when = nanotime() + d.count();
   st.timer.fn = &sleep_fire;
   st.timer.arg = &st;
-  park_g(&sleep_arm, &st, WaitReason::Sleep);
+  park_g(g, &sleep_arm, &st, WaitReason::Sleep);
 }
 
 }  // namespace gort
