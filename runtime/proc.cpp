@@ -85,7 +85,7 @@ P* pidleget() {  // (L)
 // emits on_proc_start).
 void acquirep(M* m, P* p) {
   m->p = p;
-  p->m.store(m, std::memory_order_relaxed);
+  p->m.store(m, std::memory_order_release);
   p->status.store(PStatus::Running, std::memory_order_release);
   GORT_EVENT(on_proc_start, p->id, m->id);
 }

@@ -78,7 +78,7 @@ struct P {
   int32_t id = 0;
   std::atomic<PStatus> status{PStatus::Idle};
   P* link = nullptr;                 // idle list (sched.lock)
-  std::atomic<M*> m{nullptr};        // owning M (nullptr when idle); owner writes, sysmon and dumps read (relaxed)
+  std::atomic<M*> m{nullptr};        // owning M (nullptr when idle); owner writes (release), sysmon and dumps read (acquire)
   // Ticks: written by the owner only (relaxed load + store), read by sysmon
   // and statistics. schedtick counts scheduling rounds that started a fresh
   // time slice (a G taken from runnext inherits the slice, as in Go, so a
@@ -107,7 +107,7 @@ struct M {
   int64_t id = 0;
   std::thread thread;                // empty for M0
   void* g0ctx = nullptr;             // g0's saved context; written by the G that g0 switched to
-  std::atomic<G*> curg{nullptr};     // G running on this M (owner writes; sysmon, STW read)
+  std::atomic<G*> curg{nullptr};     // G running on this M: owner writes (release); sysmon, STW read (acquire)
   P* p = nullptr;                    // attached P (owner)
   P* nextp = nullptr;                // P handed over by startm (published by the park note)
   P* oldp = nullptr;                 // P held before a BlockingSection (owner)

@@ -31,7 +31,7 @@ void schedtrace_print(bool detail) {
     P* p = sched.allp[i];
     uint32_t q = p->runq.size();
     if (detail) {
-      M* m = p->m.load(std::memory_order_relaxed);
+      M* m = p->m.load(std::memory_order_acquire);
       snprintf(buf, sizeof buf,
                "  P%zu: status=%u schedtick=%u syscalltick=%u m=%" PRId64 " runqsize=%u gfreecnt=%d timerslen=%zu\n", i,
                static_cast<unsigned>(p->status.load()), static_cast<unsigned>(p->schedtick.load()),
@@ -47,7 +47,7 @@ void schedtrace_print(bool detail) {
   if (detail) {
     for (M* m = sched.allm; m; m = m->alllink) {
       P* p = m->p;
-      G* g = m->curg.load(std::memory_order_relaxed);
+      G* g = m->curg.load(std::memory_order_acquire);
       snprintf(buf, sizeof buf,
                "  M%" PRId64 ": p=%d curg=%" PRId64 " mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning=%s blocked=%s lockedg=-1\n",
                m->id, p ? p->id : -1, g ? g->id : int64_t{-1}, m->spinning ? "true" : "false",

@@ -36,9 +36,9 @@ constexpr int64_t kStopDiagnoseNs = 1'000'000'000;  // report Ps not stopped aft
 void preemptall() {
   for (P* p : sched.allp) {
     if (p->status.load() != PStatus::Running) continue;
-    M* m = p->m.load(std::memory_order_relaxed);
+    M* m = p->m.load(std::memory_order_acquire);
     if (m == nullptr) continue;
-    if (G* g = m->curg.load(std::memory_order_relaxed)) g->preempt.store(true, std::memory_order_relaxed);
+    if (G* g = m->curg.load(std::memory_order_acquire)) g->preempt.store(true, std::memory_order_relaxed);
   }
 }
 
@@ -47,8 +47,8 @@ void report_not_stopped(const char* reason, int64_t waited_ns) {
   std::lock_guard<std::mutex> l(sched.lock);
   for (P* p : sched.allp) {
     if (p->status.load() == PStatus::GCStop) continue;
-    M* m = p->m.load(std::memory_order_relaxed);
-    G* g = m != nullptr ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    M* m = p->m.load(std::memory_order_acquire);
+    G* g = m != nullptr ? m->curg.load(std::memory_order_acquire) : nullptr;
     if (g != nullptr) {
       GStatus s = g->status.load();
       fprintf(stderr,

@@ -163,7 +163,7 @@ void start_running(M* m, P* p, G* g, bool inherit) {
   if (!inherit) p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   p->nswitch.store(p->nswitch.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   g->m = m;
-  m->curg.store(g, std::memory_order_relaxed);
+  m->curg.store(g, std::memory_order_release);  // sysmon and STW read the G through it
   g->status.store(GStatus::Running, std::memory_order_relaxed);
   // A preemption request aimed at an earlier time slice is void.
   if (GORT_UNLIKELY(g->preempt.load(std::memory_order_relaxed))) {

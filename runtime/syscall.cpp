@@ -50,7 +50,7 @@ BlockingSection::~BlockingSection() {
   PStatus s = PStatus::Syscall;
   if (oldp != nullptr && oldp->status.compare_exchange_strong(s, PStatus::Running)) {
     m->p = oldp;
-    oldp->m.store(m, std::memory_order_relaxed);
+    oldp->m.store(m, std::memory_order_release);
     g->status.store(GStatus::Running, std::memory_order_relaxed);
     GORT_EVENT(on_go_syscall_exit, g, false);
     return;

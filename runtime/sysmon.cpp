@@ -35,9 +35,9 @@ std::atomic<bool> g_sysmon_running{false};
 
 // preemptone asks the G running on p to yield at its next safepoint.
 void preemptone(P* p, int64_t now) {
-  M* m = p->m.load(std::memory_order_relaxed);
+  M* m = p->m.load(std::memory_order_acquire);
   if (m == nullptr) return;
-  G* g = m->curg.load(std::memory_order_relaxed);
+  G* g = m->curg.load(std::memory_order_acquire);
   if (g == nullptr || g->preempt.load(std::memory_order_relaxed)) return;
   g->preempt_requested_ns.store(now, std::memory_order_relaxed);
   g->preempt.store(true, std::memory_order_relaxed);
