@@ -14,8 +14,11 @@
 #include "runtime/chan.h"
 #include "runtime/gort.h"
 #include "runtime/select.h"
+#include "tests/runtime/test_util.h"
 
 using namespace gort;
+using gort_test::wait_all_parked;
+using gort_test::wait_parked;
 
 BOOST_AUTO_TEST_CASE(unbuffered_rendezvous) {
   run_main([] {
@@ -68,8 +71,9 @@ BOOST_AUTO_TEST_CASE(close_wakes_all_receivers) {
   run_main([] {
     Chan<int> c;
     Chan<bool> done(100);
-    for (int i = 0; i < 100; i++) go([&] { done.send(c.recv_ok().has_value()); });
-    sleep_ms(5);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 100; i++) ids.push_back(go([&] { done.send(c.recv_ok().has_value()); }));
+    wait_all_parked(ids, WaitReason::ChanReceive);  // close must wake parked receivers
     c.close();
     int got_value = 0;
     for (int i = 0; i < 100; i++) got_value += done.recv() ? 1 : 0;
@@ -94,10 +98,13 @@ BOOST_AUTO_TEST_CASE(try_recv_and_select_default) {
 BOOST_AUTO_TEST_CASE(select_blocks_until_ready_and_reports_closed) {
   run_main([] {
     Chan<int> a, b;
+    const int64_t main_id = goid();
+    // Each event happens only once main is parked in the select, so both
+    // selects really block and are woken by the other side.
     go([&] {
-      sleep_ms(2);
+      wait_parked(main_id, WaitReason::Select);
       b.send(9);
-      sleep_ms(2);
+      wait_parked(main_id, WaitReason::Select);
       a.close();
     });
     int v = 0;
@@ -237,8 +244,9 @@ BOOST_AUTO_TEST_CASE(shutdown_with_parked_goroutines) {
     Chan<int>* c = keep.back().get();
     int64_t live = 0;
     run_main([&] {
-      for (int i = 0; i < 1000; i++) go([c] { c->recv(); });
-      sleep_ms(1);
+      std::vector<int64_t> ids;
+      for (int i = 0; i < 1000; i++) ids.push_back(go([c] { c->recv(); }));
+      wait_all_parked(ids, WaitReason::ChanReceive);
       live = num_goroutine();
     }, Config{.gomaxprocs = 2});
     BOOST_TEST(live == 1001);

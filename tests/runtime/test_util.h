@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "runtime/goroutine.h"
 #include "runtime/gort.h"
@@ -69,6 +71,25 @@ inline int64_t count_parked(gort::WaitReason reason) {
     if (i.status == gort::GStatus::Waiting && i.wait_reason == reason) n++;
   });
   return n;
+}
+
+// count_parked_among returns how many of the goroutines ids are parked with
+// reason (ids that name no live goroutine count as not parked).
+inline int64_t count_parked_among(const std::vector<int64_t>& ids, gort::WaitReason reason) {
+  const std::unordered_set<int64_t> want(ids.begin(), ids.end());
+  int64_t n = 0;
+  gort::for_each_goroutine([&](gort::G* g) {
+    gort::GoroutineInfo i = gort::goroutine_info(g);
+    if (i.status == gort::GStatus::Waiting && i.wait_reason == reason && want.count(i.id) != 0) n++;
+  });
+  return n;
+}
+
+// wait_all_parked waits until every goroutine in ids is parked with reason.
+inline bool wait_all_parked(const std::vector<int64_t>& ids, gort::WaitReason reason) {
+  return wait_until([&] { return count_parked_among(ids, reason) == static_cast<int64_t>(ids.size()); },
+                    "all " + std::to_string(ids.size()) + " goroutines are parked in " +
+                        gort::wait_reason_string(reason));
 }
 
 }  // namespace gort_test
