@@ -2,16 +2,21 @@
 // mutual exclusion under contention, try_lock, Mutex starvation mode,
 // RWMutex reader concurrency / writer exclusion / writer preference,
 // WaitGroup at scale and reused, Cond FIFO signal and broadcast, Once,
-// OS-thread waiters, the profiling hooks, and Go's fatal misuse messages.
+// OS-thread waiters, and Go's fatal misuse messages. The profiling hooks
+// have their own suite (contention_hooks_test.cpp).
 //
-// No assertion depends on timing beyond generous bounds: the suite must pass
-// on a loaded 2-core machine.
+// Tests wait for conditions (test_util.h), never for time, and no
+// assertion depends on timing: the suite must pass on a loaded 2-core
+// machine. What the fast paths cost is measured in
+// bench/micro/sync_bench.cpp.
 #define BOOST_TEST_MODULE sync_test
 #include <boost/test/unit_test.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -25,17 +30,16 @@
 #include <vector>
 
 #include "runtime/gort.h"
-#include "runtime/observer.h"
 #include "runtime/sync.h"
 #include "tests/runtime/child_process.h"
+#include "tests/runtime/test_util.h"
 
 using namespace gort;
+using gort_test::kDeadlineNs;
+using gort_test::wait_parked;
+using gort_test::wait_until;
 
 namespace {
-
-// Generous deadline for "eventually" conditions: far beyond anything a
-// healthy run needs, short enough that a bug fails instead of hanging.
-constexpr int64_t kDeadlineNs = 30'000'000'000;
 
 // busy_for_ns burns CPU like a loop of real work, with safepoints. The
 // final safepoint matters on a loaded machine: if the OS deschedules the
@@ -141,7 +145,7 @@ void starvation_case(int procs) {
       }
       wg.done();
     });
-    while (hog_rounds.load() < 10) sleep_ms(1);
+    wait_until([&] { return hog_rounds.load() >= 10; }, "the hog cycles the lock");
     go([&] {
       int64_t deadline = nanotime() + kDeadlineNs;
       for (int i = 0; i < kAcquisitions && nanotime() < deadline; i++) {
@@ -150,7 +154,10 @@ void starvation_case(int procs) {
         max_wait_ns = std::max(max_wait_ns, nanotime() - t0);
         got++;
         mu.unlock();
-        sleep_ms(1);  // let the hog run (and re-take the lock) before the next round
+        // Let the hog run and re-take the lock (twice: it is cycling again)
+        // before the next round.
+        const int64_t r = hog_rounds.load();
+        wait_until([&] { return hog_rounds.load() >= r + 2; }, "the hog re-takes the lock");
       }
       stop = true;
       wg.done();
@@ -212,9 +219,8 @@ BOOST_AUTO_TEST_CASE(rwmutex_readers_run_concurrently) {
         int p = peak.load();
         while (now > p && !peak.compare_exchange_weak(p, now)) {
         }
-        // Hold the read lock until every reader is inside (or give up).
-        int64_t deadline = nanotime() + kDeadlineNs;
-        while (peak.load() < kReaders && nanotime() < deadline) yield();
+        // Hold the read lock until every reader is inside.
+        wait_until([&] { return peak.load() >= kReaders; }, "every reader holds the read lock");
         inside.fetch_sub(1);
         rw.runlock();
         wg.done();
@@ -292,7 +298,7 @@ BOOST_AUTO_TEST_CASE(rwmutex_writer_not_starved_by_readers) {
         wg.done();
       });
     }
-    while (nreads.load() < 100) yield();
+    wait_until([&] { return nreads.load() >= 100; }, "readers are reading");
     int64_t deadline = nanotime() + kDeadlineNs;
     for (int i = 0; i < kWrites && nanotime() < deadline; i++) {
       rw.lock();
@@ -327,13 +333,13 @@ BOOST_AUTO_TEST_CASE(rwmutex_try_lock) {
     std::atomic<bool> read{false};
     WaitGroup wg;
     wg.add(1);
-    go([&] {
+    int64_t reader = go([&] {
       rw.rlock();
       read = true;
       rw.runlock();
       wg.done();
     });
-    sleep_ms(5);
+    wait_parked(reader, WaitReason::SyncRWMutexRLock);
     BOOST_TEST(!read.load());
     rw.unlock();
     wg.wait();
@@ -366,21 +372,19 @@ BOOST_AUTO_TEST_CASE(waitgroup_many_waiters) {
   constexpr int kWaiters = 1000;
   int64_t released = 0;
   run_main([&] {
-    WaitGroup gate, joined, parked;
+    WaitGroup gate, joined;
     std::atomic<int64_t> n{0};
     gate.add(1);
     joined.add(kWaiters);
-    parked.add(kWaiters);
+    std::vector<int64_t> ids;
     for (int i = 0; i < kWaiters; i++) {
-      go([&] {
-        parked.done();
+      ids.push_back(go([&] {
         gate.wait();
         n.fetch_add(1);
         joined.done();
-      });
+      }));
     }
-    parked.wait();
-    sleep_ms(5);
+    gort_test::wait_all_parked(ids, WaitReason::SyncWaitGroupWait);
     BOOST_TEST(n.load() == 0);
     gate.done();
     joined.wait();
@@ -441,26 +445,20 @@ BOOST_AUTO_TEST_CASE(cond_signal_is_fifo) {
       });
       // Wait until waiter i is inside cv.wait (it took its ticket before
       // releasing mu, so holding mu with waiting == i+1 proves it).
-      for (;;) {
-        mu.lock();
-        bool in = waiting == i + 1;
-        mu.unlock();
-        if (in) break;
-        yield();
-      }
+      wait_until([&] {
+        std::lock_guard<Mutex> l(mu);
+        return waiting == i + 1;
+      }, "waiter " + std::to_string(i) + " waits");
     }
     for (int i = 0; i < kWaiters; i++) {
       mu.lock();
       signals++;
       cv.signal();
       mu.unlock();
-      for (;;) {
-        mu.lock();
-        bool seen = static_cast<int>(order.size()) == i + 1;
-        mu.unlock();
-        if (seen) break;
-        yield();
-      }
+      wait_until([&] {
+        std::lock_guard<Mutex> l(mu);
+        return static_cast<int>(order.size()) == i + 1;
+      }, "signal " + std::to_string(i) + " woke a waiter");
     }
     wg.wait();
   }, Config{.gomaxprocs = 2});
@@ -488,13 +486,11 @@ BOOST_AUTO_TEST_CASE(cond_broadcast_wakes_all) {
         wg.done();
       });
     }
-    for (;;) {
-      mu.lock();
-      bool all = waiting == kWaiters;
-      mu.unlock();
-      if (all) break;
-      sleep_ms(1);
-    }
+    // Every waiter took its Cond ticket while holding mu.
+    wait_until([&] {
+      std::lock_guard<Mutex> l(mu);
+      return waiting == kWaiters;
+    }, "every waiter waits");
     cv.signal();  // a signal with the flag unset: the woken one re-waits
     mu.lock();
     go_flag = true;
@@ -563,7 +559,9 @@ BOOST_AUTO_TEST_CASE(once_runs_once) {
     for (int i = 0; i < kCallers; i++) {
       go([&] {
         once.call([&] {
-          sleep_ms(5);  // the other callers park meanwhile
+          // Keep running until every other caller is parked on the Once.
+          wait_until([&] { return gort_test::count_parked(WaitReason::SyncMutexLock) == kCallers - 1; },
+                     "the other callers wait for the running call");
           runs++;
         });
         if (once.done() && runs == 1) saw_done++;
@@ -589,6 +587,17 @@ BOOST_AUTO_TEST_CASE(once_counts_as_done_after_throw) {
   BOOST_TEST(runs == 1);
 }
 
+namespace {
+// thread_state returns the scheduler state letter of one of our threads
+// (/proc/self/task/TID/stat: 'R' running, 'S' sleeping …), or '?'.
+char thread_state(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');  // the command name may contain anything
+  return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
+}
+}  // namespace
+
 // Plain OS threads contend with goroutines and wait on a WaitGroup: they
 // sleep on a futex instead of parking.
 BOOST_AUTO_TEST_CASE(os_thread_waiters) {
@@ -600,12 +609,14 @@ BOOST_AUTO_TEST_CASE(os_thread_waiters) {
     gate.add(1);
     all.add(4);
     std::atomic<bool> released{false};
+    std::atomic<pid_t> at_gate{0};
     std::thread t([&] {
       for (int k = 0; k < 20'000; k++) {
         std::lock_guard<Mutex> l(mu);
         counter++;
       }
-      gate.wait();  // blocks this thread until the goroutine below is done
+      at_gate = gettid();
+      gate.wait();  // blocks this thread until main releases the gate
       thread_saw_release = released.load();
       all.done();
     });
@@ -618,7 +629,10 @@ BOOST_AUTO_TEST_CASE(os_thread_waiters) {
         all.done();
       });
     }
-    sleep_ms(10);
+    // Release the gate only once the thread sleeps in gate.wait (past
+    // at_gate that is the only place it can sleep for long).
+    wait_until([&] { return at_gate.load() != 0 && thread_state(at_gate.load()) == 'S'; },
+               "the thread sleeps in WaitGroup::wait");
     released = true;
     gate.done();
     all.wait();
@@ -626,127 +640,6 @@ BOOST_AUTO_TEST_CASE(os_thread_waiters) {
   }, Config{.gomaxprocs = 2});
   BOOST_TEST(counter == 80'000);
   BOOST_TEST(thread_saw_release);
-}
-
-namespace {
-std::atomic<int64_t> g_block_events{0};
-std::atomic<int64_t> g_block_max_ns{0};
-std::atomic<int64_t> g_block_min_ns{INT64_MAX};
-std::atomic<uint32_t> g_block_reasons{0};  // bit per WaitReason seen
-std::atomic<int64_t> g_mutex_events{0};
-std::atomic<int64_t> g_mutex_max_ns{0};
-
-void on_block(int64_t ns, WaitReason r) {
-  g_block_events++;
-  int64_t m = g_block_max_ns.load();
-  while (ns > m && !g_block_max_ns.compare_exchange_weak(m, ns)) {
-  }
-  m = g_block_min_ns.load();
-  while (ns < m && !g_block_min_ns.compare_exchange_weak(m, ns)) {
-  }
-  g_block_reasons.fetch_or(1u << static_cast<unsigned>(r));
-}
-
-void on_mutex(int64_t ns, WaitReason) {
-  g_mutex_events++;
-  int64_t m = g_mutex_max_ns.load();
-  while (ns > m && !g_mutex_max_ns.compare_exchange_weak(m, ns)) {
-  }
-}
-
-bool saw_reason(WaitReason r) { return g_block_reasons.load() & (1u << static_cast<unsigned>(r)); }
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(profiling_hooks_fire_with_plausible_durations) {
-  set_block_hook(&on_block);
-  set_mutex_hook(&on_mutex);
-  run_main([&] {
-    Mutex mu;
-    WaitGroup wg;
-    std::atomic<bool> held{false};
-    // Mutex: B waits ~20 ms for A.
-    wg.add(2);
-    go([&] {
-      mu.lock();
-      held = true;
-      sleep_ms(20);
-      mu.unlock();
-      wg.done();
-    });
-    go([&] {
-      while (!held.load()) yield();
-      mu.lock();
-      mu.unlock();
-      wg.done();
-    });
-    wg.wait();  // also a WaitGroup block (~20 ms)
-
-    // Cond: a waiter signalled after ~10 ms.
-    Cond cv(mu);
-    bool ready = false;
-    WaitGroup done;
-    done.add(1);
-    go([&] {
-      std::lock_guard<Mutex> l(mu);
-      while (!ready) cv.wait();
-      done.done();
-    });
-    sleep_ms(10);
-    {
-      std::lock_guard<Mutex> l(mu);
-      ready = true;
-      cv.signal();
-    }
-    done.wait();
-
-    // RWMutex: a reader waits ~10 ms for a writer.
-    RWMutex rw;
-    rw.lock();
-    WaitGroup rd;
-    rd.add(1);
-    go([&] {
-      rw.rlock();
-      rw.runlock();
-      rd.done();
-    });
-    sleep_ms(10);
-    rw.unlock();
-    rd.wait();
-  }, Config{.gomaxprocs = 2});
-  set_block_hook(nullptr);
-  set_mutex_hook(nullptr);
-
-  BOOST_TEST(g_block_events.load() >= 4);
-  BOOST_TEST(saw_reason(WaitReason::SyncMutexLock));
-  BOOST_TEST(saw_reason(WaitReason::SyncWaitGroupWait));
-  BOOST_TEST(saw_reason(WaitReason::SyncCondWait));
-  BOOST_TEST(saw_reason(WaitReason::SyncRWMutexRLock));
-  // The longest waits are the ~20 ms ones; bounds are deliberately loose.
-  BOOST_TEST(g_block_max_ns.load() >= 10'000'000);
-  BOOST_TEST(g_block_max_ns.load() < 60'000'000'000);
-  BOOST_TEST(g_block_min_ns.load() >= 0);
-  BOOST_TEST(g_mutex_events.load() >= 2);  // Mutex::unlock and RWMutex::unlock
-  BOOST_TEST(g_mutex_max_ns.load() >= 10'000'000);
-  BOOST_TEST(g_mutex_max_ns.load() < 60'000'000'000);
-}
-
-BOOST_AUTO_TEST_CASE(hooks_unset_cost_nothing_and_fire_nothing) {
-  int64_t before = g_block_events.load();
-  run_main([&] {
-    Mutex mu;
-    mu.lock();
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      mu.lock();
-      mu.unlock();
-      wg.done();
-    });
-    sleep_ms(2);
-    mu.unlock();
-    wg.wait();
-  }, Config{.gomaxprocs = 2});
-  BOOST_TEST(g_block_events.load() == before);
 }
 
 namespace {
@@ -764,38 +657,6 @@ BOOST_AUTO_TEST_CASE(misuse_is_fatal) {
   expect_fatal([] { WaitGroup wg; wg.done(); }, "sync: negative WaitGroup counter");
   expect_fatal([] { RWMutex rw; rw.unlock(); }, "sync: Unlock of unlocked RWMutex");
   expect_fatal([] { RWMutex rw; rw.runlock(); }, "sync: RUnlock of unlocked RWMutex");
-}
-
-// Not a benchmark suite, just a sanity number for the report: the
-// uncontended Mutex and RWMutex fast paths, on a goroutine.
-BOOST_AUTO_TEST_CASE(uncontended_cost) {
-  constexpr int kIters = 10'000'000;
-  double mutex_ns = 0, rlock_ns = 0, rwlock_ns = 0;
-  run_main([&] {
-    Mutex mu;
-    int64_t t0 = nanotime();
-    for (int i = 0; i < kIters; i++) {
-      mu.lock();
-      mu.unlock();
-    }
-    mutex_ns = double(nanotime() - t0) / kIters;
-    RWMutex rw;
-    t0 = nanotime();
-    for (int i = 0; i < kIters; i++) {
-      rw.rlock();
-      rw.runlock();
-    }
-    rlock_ns = double(nanotime() - t0) / kIters;
-    t0 = nanotime();
-    for (int i = 0; i < kIters / 10; i++) {
-      rw.lock();
-      rw.unlock();
-    }
-    rwlock_ns = double(nanotime() - t0) / (kIters / 10);
-  }, Config{.gomaxprocs = 1});
-  std::printf("uncontended Mutex lock+unlock: %.2f ns; RWMutex rlock+runlock: %.2f ns; lock+unlock: %.2f ns\n",
-              mutex_ns, rlock_ns, rwlock_ns);
-  BOOST_TEST(mutex_ns < 1000.0);  // sanity only: a real regression shows up in bench/
 }
 
 BOOST_AUTO_TEST_CASE(waitgroup_freed_right_after_last_done) {
