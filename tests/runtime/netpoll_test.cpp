@@ -1,6 +1,9 @@
 // netpoll_test.cpp — the Asio netpoller: a TCP echo over loopback between two
 // goroutines, many concurrent connections parked in "IO wait" without a
 // thread each, and Asio timers waking goroutines.
+//
+// How fast connections are accepted and parked, and how late a timer wakes
+// its goroutine, is measured in bench/micro/netpoll_bench.cpp.
 #define BOOST_TEST_MODULE netpoll_test
 #include <boost/test/unit_test.hpp>
 
@@ -16,6 +19,7 @@
 #include "runtime/gort.h"
 #include "runtime/netpoll.h"
 #include "runtime/observer.h"
+#include "tests/runtime/test_util.h"
 
 using namespace gort;
 namespace asio = boost::asio;
@@ -139,11 +143,11 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
       connect(*clients.back(), ep, ec);
       BOOST_REQUIRE(!ec);
     }
-    sleep_ms(20);
-    for_each_goroutine([&](G* g) {
-      GoroutineInfo info = goroutine_info(g);
-      if (info.status == GStatus::Waiting && info.wait_reason == WaitReason::IOWait) io_waiting++;
-    });
+    // Every connection's reader parks in IO wait (the acceptor, the only
+    // other goroutine that waits for I/O, has left after the last accept).
+    gort_test::wait_until([&] { return gort_test::count_parked(WaitReason::IOWait) == kConns; },
+                          "every connection's reader is parked in IO wait");
+    io_waiting = static_cast<int>(gort_test::count_parked(WaitReason::IOWait));
     threads = sched_stats().threads;
     for (int i = 0; i < kConns; i++) {
       uint32_t v = static_cast<uint32_t>(i);
@@ -152,20 +156,30 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
     }
     for (int i = 0; i < kConns; i++) total += sums.recv();
   }, Config{.gomaxprocs = 2});
-  BOOST_TEST(io_waiting >= kConns);
-  BOOST_TEST(threads <= 4);  // Ms for 2 Ps plus spares, never one per connection
+  BOOST_TEST(io_waiting == kConns);
+  BOOST_TEST_MESSAGE("Ms created: " << threads);
+  // A few Ms — M0, one per P, and spares started while another M was on its
+  // way to the idle list (typically 3 in all) — never one per connection.
+  BOOST_TEST(threads <= 8);
   BOOST_TEST(total == long(kConns) * (kConns - 1) / 2);
 }
 
 BOOST_AUTO_TEST_CASE(asio_timer_wakes_goroutine) {
+  // The timer's expiry wakes the parked goroutine, and not earlier.
   int64_t elapsed = 0;
+  error_code wait_ec = asio::error::would_block;
   run_main([&] {
     asio::steady_timer t(io_context());
+    int64_t t0 = nanotime();  // before arming: the expiry is at least 15 ms after it
     t.expires_after(std::chrono::milliseconds(15));
-    int64_t t0 = nanotime();
-    await_io([&](IoWaker wake) { t.async_wait([wake](error_code) { wake(); }); });
+    await_io([&](IoWaker wake) {
+      t.async_wait([&, wake](error_code ec) {
+        wait_ec = ec;
+        wake();
+      });
+    });
     elapsed = nanotime() - t0;
   }, Config{.gomaxprocs = 2});
+  BOOST_TEST(!wait_ec);
   BOOST_TEST(elapsed >= 15'000'000);
-  BOOST_TEST(elapsed < 500'000'000);
 }
