@@ -12,8 +12,11 @@
 #include "runtime/chan.h"
 #include "runtime/gort.h"
 #include "runtime/select.h"
+#include "tests/runtime/test_util.h"
 
 using namespace gort;
+using gort_test::count_parked;
+using gort_test::wait_until;
 
 BOOST_AUTO_TEST_CASE(hundred_thousand_goroutines_alive) {
   constexpr int kN = 100000;
@@ -27,7 +30,8 @@ BOOST_AUTO_TEST_CASE(hundred_thousand_goroutines_alive) {
         gate.recv_ok();  // park until close
         out.send(i);
       });
-    while (num_goroutine() < kN + 1) yield();
+    // Alive at once: all of them parked on the gate together.
+    wait_until([&] { return count_parked(WaitReason::ChanReceive) == kN; }, "every goroutine waits at the gate");
     peak = num_goroutine();
     gate.close();
     for (int i = 0; i < kN; i++) sum += out.recv();
@@ -41,6 +45,7 @@ BOOST_AUTO_TEST_CASE(one_million_parked_goroutines) {
   // 1M goroutines parked on one channel at the same time, then released.
   constexpr int kN = 1'000'000;
   std::atomic<int> parked{0}, finished{0};
+  int64_t parked_at_once = 0;
   run_main([&] {
     Chan<int> gate;
     for (int i = 0; i < kN; i++)
@@ -49,10 +54,13 @@ BOOST_AUTO_TEST_CASE(one_million_parked_goroutines) {
         gate.recv_ok();
         finished.fetch_add(1, std::memory_order_relaxed);
       });
-    while (parked.load() < kN) sleep_ms(1);
+    wait_until([&] { return parked.load() == kN; }, "every goroutine has started");
+    wait_until([&] { return count_parked(WaitReason::ChanReceive) == kN; }, "every goroutine waits at the gate");
+    parked_at_once = count_parked(WaitReason::ChanReceive);
     gate.close();
-    while (finished.load() < kN) sleep_ms(1);
+    wait_until([&] { return finished.load() == kN; }, "every goroutine has finished");
   }, Config{.gomaxprocs = 2, .stack_bytes = 64 * 1024});
+  BOOST_TEST(parked_at_once == kN);
   BOOST_TEST(finished.load() == kN);
 }
 #endif
@@ -155,17 +163,16 @@ BOOST_AUTO_TEST_CASE(burst_stacks_are_given_back) {
         gate.recv_ok();
         done += frame[0];
       });
-    while (parked.load() < kN) sleep_ms(1);
+    wait_until([&] { return parked.load() == kN; }, "every goroutine has touched its frame");
     peak = rss_bytes();
     gate.close();
-    while (done.load() < kN) sleep_ms(1);
+    wait_until([&] { return done.load() == kN; }, "every goroutine has finished");
     // sysmon's scavenger trims the idle surplus about once a second once
     // nobody draws on the free list.
-    for (int i = 0; i < 100; i++) {
+    wait_until([&] {
       after = rss_bytes();
-      if (after - base < (peak - base) / 4) break;
-      sleep_ms(100);
-    }
+      return after - base < (peak - base) / 4;
+    }, "the idle stacks' pages are given back");
   }, Config{.gomaxprocs = 2});
   BOOST_TEST_MESSAGE("rss base " << base / 1048576 << " MiB, peak " << peak / 1048576 << " MiB, after " << after / 1048576 << " MiB");
   BOOST_TEST(peak - base > 200000L * 24 * 1024 / 2);
