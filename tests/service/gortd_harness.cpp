@@ -83,7 +83,7 @@ Gortd::Gortd(std::vector<std::string> args, std::vector<std::string> env) {
   }
   close(fd);
   static const std::regex main_re(R"(gortd listening on [0-9.]+:(\d+))"), debug_re(R"(gortd debug listening on [0-9.]+:(\d+))");
-  auto deadline = steady_clock::now() + seconds(10);
+  auto deadline = steady_clock::now() + kPatience;
   while (steady_clock::now() < deadline) {
     std::string text = log();
     std::smatch m;
@@ -180,6 +180,15 @@ std::string exchange(int port, const std::string& bytes, milliseconds timeout) {
 Reply request(int port, const std::string& method, const std::string& target, const std::string& extra_headers) {
   return parse_reply(exchange(port, method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" +
                                          extra_headers + "\r\n"));
+}
+
+bool eventually(const std::function<bool()>& pred, milliseconds limit) {
+  auto deadline = steady_clock::now() + limit;
+  for (;;) {
+    if (pred()) return true;
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
 }
 
 void raise_fd_limit() {

@@ -6,11 +6,17 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace gortd_test {
+
+// kPatience bounds every wait for gortd to do something: far beyond what a
+// healthy run needs, even on a loaded 2-core machine, so running out of it
+// means a real bug.
+inline constexpr std::chrono::seconds kPatience{60};
 
 // Reply is a parsed HTTP response.
 struct Reply {
@@ -29,8 +35,8 @@ struct Reply {
 Reply parse_reply(const std::string& raw);
 
 // Gortd runs gortd with args (plus --addr 127.0.0.1:0 unless args has
-// --addr) and env additions; the constructor waits for its "listening on"
-// line(s). The destructor kills it if it is still running.
+// --addr) and env additions; the constructor waits (up to kPatience) for
+// its "listening on" line(s). The destructor kills it if it is still running.
 class Gortd {
  public:
   explicit Gortd(std::vector<std::string> args = {}, std::vector<std::string> env = {});
@@ -71,5 +77,10 @@ inline Reply get(int port, const std::string& target, const std::string& extra_h
 
 // raise_fd_limit raises RLIMIT_NOFILE to its hard limit.
 void raise_fd_limit();
+
+// eventually polls pred every 5 ms until it holds (true) or limit passes
+// (false). The integration tests wait for conditions — a log line, a
+// metric, a refused connect — never for a fixed time.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = kPatience);
 
 }  // namespace gortd_test
