@@ -5,8 +5,18 @@
 // scheduler then makes the batch runnable (inject_glist) or runs the first
 // G directly. A handler run outside netpoll (never expected) readies the G
 // directly.
+//
+// Blocking until a deadline: the M that sleeps in the netpoller must wake
+// at the earliest goroutine timer. io_context::run_one_for rounds its
+// timeout up to whole milliseconds (epoll_wait's unit), which made every
+// sleep on an otherwise idle runtime up to 1 ms late; instead the deadline
+// is an Asio steady_timer, which Asio arms through a timerfd with
+// nanosecond precision, and the M blocks in run_one until it or any I/O
+// completes. Only one M blocks here at a time (sched.lastpoll), so one
+// timer suffices.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <memory>
@@ -21,6 +31,7 @@ namespace {
 using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 std::unique_ptr<boost::asio::io_context> g_io;
 std::unique_ptr<WorkGuard> g_work;
+std::unique_ptr<boost::asio::steady_timer> g_deadline;  // the blocked M's wake-up (one blocker at a time)
 std::atomic<int64_t> g_waiters{0};
 std::atomic<bool> g_break_pending{false};
 thread_local GQueue* tls_collect = nullptr;
@@ -29,11 +40,13 @@ thread_local GQueue* tls_collect = nullptr;
 void netpoll_init() {
   g_io = std::make_unique<boost::asio::io_context>();
   g_work = std::make_unique<WorkGuard>(g_io->get_executor());
+  g_deadline = std::make_unique<boost::asio::steady_timer>(*g_io);
   g_waiters = 0;
   g_break_pending = false;
 }
 
 void netpoll_shutdown() {
+  g_deadline.reset();
   g_work.reset();
   g_io.reset();
 }
@@ -62,12 +75,14 @@ GQueue netpoll(int64_t block_until_ns) {
   if (block_until_ns == 0) {
     g_io->poll();
   } else {
-    if (block_until_ns < 0) {
-      g_io->run_one();
-    } else {
-      int64_t left = block_until_ns - nanotime();
-      if (left > 0) g_io->run_one_for(std::chrono::nanoseconds(left));
+    // steady_clock is CLOCK_MONOTONIC, nanotime()'s clock.
+    const bool timed = block_until_ns > 0;
+    if (timed) {
+      g_deadline->expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(block_until_ns)));
+      g_deadline->async_wait([](const boost::system::error_code&) {});
     }
+    if (!timed || block_until_ns > nanotime()) g_io->run_one();
+    if (timed) g_deadline->cancel();  // its aborted handler runs in the poll below
     g_break_pending.store(false);
     g_io->poll();
   }
