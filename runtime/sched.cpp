@@ -12,6 +12,8 @@
 // find_runnable looks for work in Go's order, one named step each:
 //   1. check_own_timers  fire the P's own due timers (only its own: other
 //                        Ps' timers are run by whoever steals from them)
+//      poll_if_due       a non-blocking netpoll if nobody has polled for
+//                        100 µs (not in Go: see the function)
 //   2. take_local_work   every 61st tick the global queue first (fairness),
 //                        then runnext and the local queue, then the global
 //                        queue
@@ -52,6 +54,8 @@ namespace {
 
 // Steal rounds over all Ps before giving up (Go's stealTries).
 constexpr int kStealRounds = 4;
+// A busy P polls the network when nobody has for this long (poll_if_due).
+constexpr int64_t kBusyNetpollPeriodNs = 100'000;
 
 // run_timers_into fires victim's timers due at now and queues the Gs they
 // wake on p. Returns whether any G was woken.
@@ -75,6 +79,33 @@ int64_t check_own_timers(P* p) {
   int64_t now = nanotime();
   if (when <= now) run_timers_into(p, p, now);
   return now;
+}
+
+// claim_poll: true if the caller may poll the network now — nobody has for
+// period_ns and no M blocks in the netpoller — recording the poll in
+// sched.lastpoll (one poller at a time wins the CAS).
+bool claim_poll(int64_t* now, int64_t period_ns) {
+  if (!netpoll_has_waiters()) return false;
+  int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+  if (last == 0) return false;  // an M blocks in the netpoller: it sees readiness itself
+  if (*now == 0) *now = nanotime();
+  if (*now - last < period_ns) return false;
+  return sched.lastpoll.compare_exchange_strong(last, *now);
+}
+
+// 1b. poll_if_due: while every P is busy, Go notices network readiness only
+// when a P runs out of work or sysmon polls (every 10 ms), so under a
+// CPU-bound load the readiness of every connection piles up and is found in
+// one large batch, in epoll's order rather than the order it happened: with
+// 16 connections of /work?n=200000 on 2 Ps, batches of ~12 and a p99
+// latency 2.1x the median. Polling when nobody has for kBusyNetpollPeriodNs
+// keeps batches small; what it finds queues behind the work already
+// runnable (global queue), so arrival order is kept. The cost is one
+// non-blocking epoll_wait per 100 µs of busy time.
+void poll_if_due(int64_t* now) {
+  if (!claim_poll(now, kBusyNetpollPeriodNs)) return;
+  GQueue q = netpoll(0);
+  inject_glist(q);
 }
 
 // 2. take_local_work: runnext and the local queue, with the global queue
@@ -104,9 +135,10 @@ G* first_of(GQueue& q) {
   return g;
 }
 
-// 3. poll_network: a non-blocking netpoll, unless an M is blocked in it.
-G* poll_network() {
-  if (!netpoll_has_waiters() || sched.lastpoll.load(std::memory_order_relaxed) == 0) return nullptr;
+// 3. poll_network: a non-blocking netpoll, unless an M is blocked in it or
+// another M is polling.
+G* poll_network(int64_t* now) {
+  if (!claim_poll(now, 0)) return nullptr;
   GQueue q = netpoll(0);
   return first_of(q);
 }
@@ -231,8 +263,9 @@ G* find_runnable(M* m, bool* inherit) {
       continue;
     }
     int64_t now = check_own_timers(p);
+    poll_if_due(&now);
     if (G* g = take_local_work(p, inherit)) return g;
-    if (G* g = poll_network()) return g;
+    if (G* g = poll_network(&now)) return g;
     bool retry = false;
     if (G* g = steal_work(m, p, now, &retry)) return g;
     if (retry) continue;
