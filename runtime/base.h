@@ -33,6 +33,14 @@
 #define GORT_TSAN 0
 #endif
 
+// GORT_RACY_SNAPSHOT marks a function that reads fields other threads write,
+// without synchronizing, on purpose: goroutine dumps and diagnostics take a
+// best-effort snapshot of running goroutines, as Go's runtime does (its
+// tracebacks and schedtrace read other Gs unsynchronized). ThreadSanitizer
+// does not instrument the function's own accesses; each use says why its
+// reads are allowed to race.
+#define GORT_RACY_SNAPSHOT __attribute__((no_sanitize("thread")))
+
 namespace gort {
 
 // throw_fatal prints "fatal error: <msg>" like Go's throw and aborts. It is

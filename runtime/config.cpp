@@ -113,7 +113,7 @@ int run_main(std::function<void()> main_fn, Config cfg) {
   stats_init();
   configure(cfg);
   netpoll_init();
-#if !GORT_ASAN  // ASan reports faults itself, with better detail
+#if !GORT_ASAN && !GORT_TSAN  // the sanitizers report faults themselves, with better detail
   signals_install();
 #endif
   M* m0 = allocm();

@@ -52,7 +52,8 @@ void allg_add(G* g) {
 // (warm before cold) half a local list at a time.
 G* gfget(P* p) {
   G* g = p->gfree;
-  if (g == nullptr && (sched.gfree != nullptr || sched.gfree_cold != nullptr)) {
+  if (g == nullptr && (sched.ngfree.load(std::memory_order_relaxed) != 0 ||
+                       sched.ngfree_cold.load(std::memory_order_relaxed) != 0)) {
     RuntimeLock& lk = sched.gfree_lock;
     lk.lock();
     sched.gfree_gets++;
@@ -61,7 +62,7 @@ G* gfget(P* p) {
       G*& list = warm ? sched.gfree : sched.gfree_cold;
       G* x = list;
       list = x->schedlink;
-      (warm ? sched.ngfree : sched.ngfree_cold)--;
+      (warm ? sched.ngfree : sched.ngfree_cold).fetch_sub(1, std::memory_order_relaxed);
       x->schedlink = p->gfree;
       p->gfree = x;
       p->ngfree++;
@@ -91,7 +92,7 @@ void gfput(P* p, G* g) {
     p->ngfree--;
     x->schedlink = sched.gfree;
     sched.gfree = x;
-    sched.ngfree++;
+    sched.ngfree.fetch_add(1, std::memory_order_relaxed);
   }
   lk.unlock();
 }
@@ -115,7 +116,6 @@ G* detail::alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** 
   if (g == nullptr) {
     g = new G();
     g->stack = p->stacks.get();
-    switch_g_init(g);
     allg_add(g);
   }
 #if GORT_ASAN
@@ -141,9 +141,10 @@ int64_t detail::start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t
   g->startpc = startpc;
   g->gopc = gopc;
   const int64_t id = sched.goidgen.fetch_add(1, std::memory_order_relaxed) + 1;
-  g->id = id;
-  g->parent_id = parent != nullptr ? parent->id : 0;
+  g->id.store(id, std::memory_order_relaxed);
+  g->parent_id = parent != nullptr ? parent->id.load(std::memory_order_relaxed) : 0;
   labels_inherit(g, parent);
+  switch_g_start(g);
   g->preempt.store(false, std::memory_order_relaxed);
   g->wait_reason = WaitReason::Zero;
   g->tracking_seq = static_cast<uint8_t>(fastrand());
@@ -163,6 +164,7 @@ void goexit0(P* p, G* g) {
   g->status.store(GStatus::Dead, std::memory_order_release);
   GORT_EVENT(on_go_end, g);
   labels_release(g);
+  switch_g_exit(g);
   g->entry = nullptr;
   g->wait_reason = WaitReason::Zero;
   sched.nlive.fetch_sub(1, std::memory_order_relaxed);
@@ -176,7 +178,7 @@ void allg_free_all() {
   for (int64_t i = 0; i < n; i++) {
     G* g = sched.allg_chunks[i / Sched::kAllgChunk].load(std::memory_order_relaxed)[i % Sched::kAllgChunk];
     labels_release(g);
-    switch_g_destroy(g);
+    switch_g_exit(g);
     delete g;
   }
   for (auto& c : sched.allg_chunks) delete[] c.exchange(nullptr);
@@ -194,7 +196,7 @@ void stack_scavenge() {
   lk.lock();
   const bool idle = sched.gfree_gets == last_gets;
   last_gets = sched.gfree_gets;
-  if (!idle || sched.ngfree <= kMaxWarmFreeGs) {
+  if (!idle || sched.ngfree.load(std::memory_order_relaxed) <= kMaxWarmFreeGs) {
     lk.unlock();
     return;
   }
@@ -203,8 +205,8 @@ void stack_scavenge() {
   for (int32_t i = 1; i < kMaxWarmFreeGs; i++) keep_tail = keep_tail->schedlink;
   G* surplus = keep_tail->schedlink;
   keep_tail->schedlink = nullptr;
-  const int32_t n = sched.ngfree - kMaxWarmFreeGs;
-  sched.ngfree = kMaxWarmFreeGs;
+  const int32_t n = sched.ngfree.load(std::memory_order_relaxed) - kMaxWarmFreeGs;
+  sched.ngfree.store(kMaxWarmFreeGs, std::memory_order_relaxed);
   lk.unlock();
   G* last = nullptr;
   for (G* g = surplus; g != nullptr; g = g->schedlink) {
@@ -214,7 +216,7 @@ void stack_scavenge() {
   lk.lock();
   last->schedlink = sched.gfree_cold;
   sched.gfree_cold = surplus;
-  sched.ngfree_cold += n;
+  sched.ngfree_cold.fetch_add(n, std::memory_order_relaxed);
   lk.unlock();
 }
 
@@ -226,12 +228,15 @@ void for_each_goroutine(const std::function<void(G*)>& fn) {
     fn(sched.allg_chunks[i / Sched::kAllgChunk].load(std::memory_order_relaxed)[i % Sched::kAllgChunk]);
 }
 
-int64_t goroutine_id(const G* g) { return g->id; }
+int64_t goroutine_id(const G* g) { return g->id.load(std::memory_order_relaxed); }
 
-GoroutineInfo goroutine_info(const G* g) {
+// goroutine_info reads a goroutine that may be running, parking or being
+// reused meanwhile: a snapshot, consistent only while the world is stopped
+// or the goroutine stays parked (goroutine.h).
+GORT_RACY_SNAPSHOT GoroutineInfo goroutine_info(const G* g) {
   GoroutineInfo info;
   info.status = g->status.load(std::memory_order_acquire);
-  info.id = g->id;
+  info.id = g->id.load(std::memory_order_relaxed);
   info.parent_id = g->parent_id;
   info.wait_reason = g->wait_reason;
   info.wait_since_ns = g->wait_since_ns;

@@ -26,9 +26,14 @@ struct G {
   void* ctx = nullptr;
   Stack stack;
   M* m = nullptr;                      // M running it; set before each resume
-  bool started = false;                // has run: ctx came from a switch, not make_fcontext
+  // Has run: ctx came from a switch, not make_fcontext. Written by the G
+  // (true) and at spawn (false); read by the owner of the P whose runnext
+  // holds it. atomic (relaxed).
+  std::atomic<bool> started{false};
 
-  int64_t id = 0;                      // unique per runtime run
+  // Unique per runtime run; set at spawn. atomic (relaxed): dumps and
+  // observers on other threads read it while the record may be reused.
+  std::atomic<int64_t> id{0};
   int64_t parent_id = 0;
   uintptr_t gopc = 0;                  // return address of the go statement
   uintptr_t startpc = 0;               // entry function (for dumps)
@@ -81,7 +86,7 @@ struct G {
   void* asan_fake_stack = nullptr;
 #endif
 #if GORT_TSAN
-  void* tsan_fiber = nullptr;          // created with the record, destroyed at shutdown
+  void* tsan_fiber = nullptr;          // one per goroutine lifetime (switch.cpp)
 #endif
 };
 

@@ -39,7 +39,10 @@ __attribute__((always_inline)) inline void spill_registers(uintptr_t out[6]) {
 
 }  // namespace
 
-SavedFrame saved_frame(const G* g) {
+// saved_frame reads a switched-out goroutine's context, which its next
+// switch rewrites: the caller stops the world or knows the goroutine stays
+// parked; otherwise the frame is a best-effort snapshot.
+GORT_RACY_SNAPSHOT SavedFrame saved_frame(const G* g) {
   SavedFrame f;
   GStatus s = g->status.load(std::memory_order_acquire);
   if (s == GStatus::Syscall) {
@@ -48,7 +51,7 @@ SavedFrame saved_frame(const G* g) {
     f.sp = g->syscall_sp;
     return f;
   }
-  if ((s != GStatus::Waiting && s != GStatus::Runnable) || !g->started) return f;
+  if ((s != GStatus::Waiting && s != GStatus::Runnable) || !g->started.load(std::memory_order_relaxed)) return f;
   auto ctx = reinterpret_cast<uintptr_t>(g->ctx);
   if (ctx < g->stack.lo || ctx + kCtxFrameSp > g->stack.hi) return f;
   f.fp = *reinterpret_cast<const uintptr_t*>(ctx + kCtxRbp);

@@ -170,12 +170,13 @@ struct Sched {
   std::atomic<int64_t> goidgen{0};
   std::atomic<int64_t> nlive{0};
 
-  // Free Gs beyond the Ps' caches (g.cpp), guarded by gfree_lock.
+  // Free Gs beyond the Ps' caches (g.cpp), guarded by gfree_lock; the
+  // counts are atomic so that spawn may check them without the lock.
   RuntimeLock gfree_lock;
   G* gfree = nullptr;                // stacks resident
-  int32_t ngfree = 0;
+  std::atomic<int32_t> ngfree{0};
   G* gfree_cold = nullptr;           // stack pages given back to the kernel
-  int32_t ngfree_cold = 0;
+  std::atomic<int32_t> ngfree_cold{0};
   uint64_t gfree_gets = 0;           // refills from the global lists, for the scavenger
 
   // Statistics (stats.cpp); atomic, relaxed.
@@ -287,10 +288,11 @@ void preempt_park(G* g);
 // context-switch state (sanitizer fibers); m may be null for sysmon.
 void switch_thread_init(M* m);
 void switch_thread_exit(M* m);
-// switch_g_init / switch_g_destroy create and release a G record's switch
-// state (its sanitizer fiber) when the record is created / at shutdown.
-void switch_g_init(G* g);
-void switch_g_destroy(G* g);
+// switch_g_start / switch_g_exit create and release a goroutine's switch
+// state (its TSan fiber): at spawn, on the spawner, and after it exited (or
+// at shutdown), on g0.
+void switch_g_start(G* g);
+void switch_g_exit(G* g);
 // prepare_g_context builds a fresh context for g whose first frame starts
 // below top (the closure sits above it).
 void prepare_g_context(G* g, uintptr_t top);

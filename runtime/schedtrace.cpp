@@ -12,7 +12,8 @@ namespace gort {
 // schedtrace_print writes Go 1.19's schedtrace line (proc.go schedtrace):
 //   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 idlethreads=1 runqueue=0 [0 0]
 // and with detail, per-P, per-M and per-G lines.
-void schedtrace_print(bool detail) {
+// Like Go's, it reads Ps, Ms and Gs that are running meanwhile: a snapshot.
+GORT_RACY_SNAPSHOT void schedtrace_print(bool detail) {
   int64_t now = nanotime();
   std::string out;
   char buf[512];
@@ -50,15 +51,15 @@ void schedtrace_print(bool detail) {
       G* g = m->curg.load(std::memory_order_acquire);
       snprintf(buf, sizeof buf,
                "  M%" PRId64 ": p=%d curg=%" PRId64 " mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning=%s blocked=%s lockedg=-1\n",
-               m->id, p ? p->id : -1, g ? g->id : int64_t{-1}, m->spinning ? "true" : "false",
+               m->id, p ? p->id : -1, g ? g->id.load(std::memory_order_relaxed) : int64_t{-1}, m->spinning ? "true" : "false",
                m->blocked_in_netpoll.load(std::memory_order_relaxed) ? "true" : "false");
       out += buf;
     }
     for_each_goroutine([&](G* g) {
       GStatus s = g->status.load();
-      if (s == GStatus::Dead || g->id == 0) return;
+      if (s == GStatus::Dead || g->id.load(std::memory_order_relaxed) == 0) return;
       M* m = g->m;
-      snprintf(buf, sizeof buf, "  G%" PRId64 ": status=%u(%s) m=%" PRId64 " lockedm=-1\n", g->id,
+      snprintf(buf, sizeof buf, "  G%" PRId64 ": status=%u(%s) m=%" PRId64 " lockedm=-1\n", g->id.load(std::memory_order_relaxed),
                static_cast<unsigned>(s), s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : "",
                (s == GStatus::Running && m) ? m->id : int64_t{-1});
       out += buf;

@@ -33,7 +33,7 @@ void on_fault(int sig, siginfo_t* info, void*) {
     int n = snprintf(buf, sizeof buf,
                      "fatal error: stack overflow in goroutine %" PRId64 " (fault at %#" PRIxPTR
                      ", stack [%#" PRIxPTR ", %#" PRIxPTR "))\n",
-                     g ? g->id : int64_t{0}, addr, g ? g->stack.lo : 0, g ? g->stack.hi : 0);
+                     g ? g->id.load(std::memory_order_relaxed) : int64_t{0}, addr, g ? g->stack.lo : 0, g ? g->stack.hi : 0);
     if (n > 0) (void)!write(2, buf, static_cast<size_t>(n));
   }
   // Re-raise with the default action.

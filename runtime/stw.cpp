@@ -42,8 +42,9 @@ void preemptall() {
   }
 }
 
-// report_not_stopped names what keeps each P from stopping.
-void report_not_stopped(const char* reason, int64_t waited_ns) {
+// report_not_stopped names what keeps each P from stopping: a snapshot of
+// goroutines still running.
+GORT_RACY_SNAPSHOT void report_not_stopped(const char* reason, int64_t waited_ns) {
   std::lock_guard<std::mutex> l(sched.lock);
   for (P* p : sched.allp) {
     if (p->status.load() == PStatus::GCStop) continue;
@@ -54,7 +55,7 @@ void report_not_stopped(const char* reason, int64_t waited_ns) {
       fprintf(stderr,
               "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: goroutine %" PRId64
               " [%s] has not reached a safepoint\n",
-              reason, p->id, double(waited_ns) * 1e-9, g->id,
+              reason, p->id, double(waited_ns) * 1e-9, g->id.load(std::memory_order_relaxed),
               s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : gstatus_string(s));
     } else {
       fprintf(stderr, "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: status %u, M%" PRId64 " in the scheduler\n",

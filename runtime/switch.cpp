@@ -55,6 +55,9 @@
 #endif
 #if GORT_TSAN
 #include <sanitizer/tsan_interface.h>
+// TSan's dynamic-annotation entry points (no header declares them).
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
 #endif
 
 namespace ctx = boost::context::detail;
@@ -85,12 +88,26 @@ struct SwitchMsg {
 
 // ---- Sanitizer fiber annotations ----
 //
+// These helpers are always inlined into the function that makes the jump:
+// TSan instruments every function with entry/exit hooks that push and pop
+// the *current fiber's* shadow call stack, so a separate function that
+// switches TSan's fiber would be entered on one fiber and left on the other
+// (one shadow stack overflows, the other underflows, and TSan crashes).
+#define GORT_SWITCH_INLINE __attribute__((always_inline)) inline
+//
 // ASan: __sanitizer_start_switch_fiber before a jump names the stack we go
 // to; the landing side calls __sanitizer_finish_switch_fiber. A direct
 // switch lands first in park_on_top and later in the resumed G's own code;
 // m->asan_switch_pending makes sure only the first landing finishes it.
-// TSan: __tsan_switch_to_fiber right before the jump; each G record owns a
-// fiber for life, g0 is the thread's own fiber.
+// TSan: __tsan_switch_to_fiber right before every jump, with flag 0 so the
+// switch itself orders what the two sides did (the run-queue hand-off ran
+// on g0, which TSan cannot see through otherwise). Each goroutine lifetime
+// gets its own fiber, created by the spawner (so the child inherits the
+// `go` edge) and destroyed on g0 after the goroutine exited — one fiber per
+// G record for life would keep every exited goroutine's frames on the
+// fiber's call stack and hide races between goroutines that reused the
+// record. g0 is the thread's own fiber. (Recipe measured with standalone
+// programs: TSan v3 — clang's — in prototype work for this issue.)
 #if GORT_ASAN
 thread_local void* tls_g0_fake_stack = nullptr;
 
@@ -106,7 +123,7 @@ void asan_finish(M* m, void* fake) {
 #endif
 
 // fiber_g0_to_g: before g0 jumps into g.
-inline void fiber_g0_to_g(M* m, G* g) {
+GORT_SWITCH_INLINE void fiber_g0_to_g(M* m, G* g) {
 #if GORT_ASAN
   asan_start(m, &tls_g0_fake_stack, g->stack.lo, g->stack.hi);
 #endif
@@ -117,7 +134,7 @@ inline void fiber_g0_to_g(M* m, G* g) {
 }
 
 // fiber_landed_on_g: first thing g does on its stack after any jump.
-inline void fiber_landed_on_g(M* m, G* g) {
+GORT_SWITCH_INLINE void fiber_landed_on_g(M* m, G* g) {
 #if GORT_ASAN
   asan_finish(m, g->asan_fake_stack);
 #endif
@@ -125,7 +142,7 @@ inline void fiber_landed_on_g(M* m, G* g) {
 }
 
 // fiber_g_to_g0: before g jumps back to g0; exiting: g never resumes.
-inline void fiber_g_to_g0(M* m, G* g, bool exiting) {
+GORT_SWITCH_INLINE void fiber_g_to_g0(M* m, G* g, bool exiting) {
 #if GORT_ASAN
   const ThreadInfo* t = m->thread_info;
   asan_start(m, exiting ? nullptr : &g->asan_fake_stack, t->stack_lo, t->stack_hi);
@@ -137,7 +154,7 @@ inline void fiber_g_to_g0(M* m, G* g, bool exiting) {
 }
 
 // fiber_landed_on_g0: g0 resumed after a jump.
-inline void fiber_landed_on_g0(M* m) {
+GORT_SWITCH_INLINE void fiber_landed_on_g0(M* m) {
 #if GORT_ASAN
   asan_finish(m, tls_g0_fake_stack);
 #endif
@@ -145,7 +162,7 @@ inline void fiber_landed_on_g0(M* m) {
 }
 
 // fiber_g_to_g: before a direct switch from g to next.
-inline void fiber_g_to_g(M* m, G* g, G* next) {
+GORT_SWITCH_INLINE void fiber_g_to_g(M* m, G* g, G* next) {
 #if GORT_ASAN
   asan_start(m, &g->asan_fake_stack, next->stack.lo, next->stack.hi);
 #endif
@@ -260,7 +277,7 @@ ctx::transfer_t park_on_top(ctx::transfer_t t) {
 // decide (see the essay).
 G* take_direct_successor(P* p) {
   G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next == nullptr || !next->started) return nullptr;
+  if (next == nullptr) return nullptr;
   if (sched.gcwaiting.load(std::memory_order_relaxed) || sched.exiting.load(std::memory_order_relaxed)) return nullptr;
   if (p->schedtick.load(std::memory_order_relaxed) % kGlobalQueueFairnessTicks == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
@@ -268,6 +285,12 @@ G* take_direct_successor(P* p) {
   int64_t when = p->timers.next();
   if (when != INT64_MAX && when <= nanotime()) return nullptr;
   if (!runnext_take(p, next)) return nullptr;
+  // Only now is next ours (a thief may have run it, and its record may even
+  // hold a new goroutine): a never-run G goes back and starts from g0.
+  if (!next->started.load(std::memory_order_relaxed)) {
+    runqput(p, next, true);
+    return nullptr;
+  }
   return next;
 }
 
@@ -298,7 +321,7 @@ void g_entry(ctx::transfer_t t) {
   M* m = g->m;
   fiber_landed_on_g(m, g);
   m->g0ctx = t.fctx;
-  g->started = true;
+  g->started.store(true, std::memory_order_relaxed);
   set_curg(g);
   g->entry(g->arg);
   goexit(g);  // g->m: the goroutine may have migrated
@@ -323,7 +346,7 @@ void execute(M* m, G* g, bool inherit) {
 
 void prepare_g_context(G* g, uintptr_t top) {
   g->ctx = ctx::make_fcontext(reinterpret_cast<void*>(top), top - g->stack.lo, &g_entry);
-  g->started = false;
+  g->started.store(false, std::memory_order_relaxed);
 }
 
 // ---- park / ready / yield / preempt ----
@@ -333,7 +356,7 @@ void park_g(G* g, UnlockFn unlockf, void* arg, WaitReason reason) {
   if (GORT_UNLIKELY(m->in_stw))
     throw_fatalf("goroutine %" PRId64 " blocks (%s) inside the stop-the-world function of \"%s\": "
                  "code run with the world stopped must not park",
-                 g->id, wait_reason_string(reason), sched.stw_reason ? sched.stw_reason : "?");
+                 g->id.load(std::memory_order_relaxed), wait_reason_string(reason), sched.stw_reason ? sched.stw_reason : "?");
   check_stack(g);
   g->wait_reason = reason;
   SwitchMsg msg{SwitchMsg::Park, g, unlockf, arg};
@@ -416,7 +439,7 @@ void syscall_park_without_p(G* g) {
 }
 
 void check_stack_slow(G* g) {
-  throw_fatalf("stack overflow in goroutine %" PRId64 " (stack [%#" PRIxPTR ", %#" PRIxPTR "), sp %p)", g->id,
+  throw_fatalf("stack overflow in goroutine %" PRId64 " (stack [%#" PRIxPTR ", %#" PRIxPTR "), sp %p)", g->id.load(std::memory_order_relaxed),
                g->stack.lo, g->stack.hi, __builtin_frame_address(0));
 }
 
@@ -431,14 +454,21 @@ void switch_thread_init(M* m) {
 
 void switch_thread_exit(M* m) { (void)m; }
 
-void switch_g_init(G* g) {
+void switch_g_start(G* g) {
 #if GORT_TSAN
   g->tsan_fiber = __tsan_create_fiber(0);
+  // A new fiber often reuses a destroyed one's address, and TSan keeps the
+  // synchronization history of the old one there, which would hide races
+  // with the dead goroutine. Reset it; the reset itself imitates a write,
+  // so TSan is told to ignore it.
+  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+  __tsan_mutex_destroy(g->tsan_fiber, 0);
+  AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
 #endif
   (void)g;
 }
 
-void switch_g_destroy(G* g) {
+void switch_g_exit(G* g) {
 #if GORT_TSAN
   if (g->tsan_fiber != nullptr) __tsan_destroy_fiber(g->tsan_fiber);
   g->tsan_fiber = nullptr;
@@ -452,7 +482,7 @@ G* current_g() { return detail::curg(); }
 bool on_goroutine() { return detail::curg() != nullptr; }
 int64_t goid() {
   G* g = detail::curg();
-  return g != nullptr ? g->id : 0;
+  return g != nullptr ? g->id.load(std::memory_order_relaxed) : 0;
 }
 
 }  // namespace gort

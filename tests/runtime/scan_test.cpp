@@ -193,16 +193,24 @@ BOOST_AUTO_TEST_CASE(every_stopped_goroutine_has_a_range_within_its_stack) {
     Chan<int> c;
     Mutex mu;
     std::atomic<bool> spin{true};
-    for (int i = 0; i < 50; i++) go([&] { c.recv(); });
+    WaitGroup all;  // everything above lives on this frame: wait for every user
+    all.add(72);
+    for (int i = 0; i < 50; i++)
+      go([&] {
+        c.recv();
+        all.done();
+      });
     mu.lock();
     for (int i = 0; i < 20; i++)
       go([&] {
         mu.lock();
         mu.unlock();
+        all.done();
       });
     for (int i = 0; i < 2; i++)
       go([&] {
         while (spin.load()) preempt_check();
+        all.done();
       });
     wait_until([&] { return gort_test::count_parked(WaitReason::ChanReceive) == 50; }, "receivers parked");
     int64_t me = goid();
@@ -218,6 +226,7 @@ BOOST_AUTO_TEST_CASE(every_stopped_goroutine_has_a_range_within_its_stack) {
     spin = false;
     mu.unlock();
     for (int i = 0; i < 50; i++) c.send(i);
+    all.wait();
   }, Config{.gomaxprocs = 2});
   BOOST_TEST(checked >= 72);
   BOOST_TEST(bad == 0);
