@@ -9,6 +9,23 @@
 
 namespace gort {
 
+namespace {
+
+// append_g_line adds scheddetail's line for g, unless it is dead or unused.
+GORT_RACY_SNAPSHOT void append_g_line(std::string* out, const G* g) {
+  GStatus s = g->status.load();
+  int64_t id = g->id.load(std::memory_order_relaxed);
+  if (s == GStatus::Dead || id == 0) return;
+  M* m = g->m;
+  char buf[256];
+  snprintf(buf, sizeof buf, "  G%" PRId64 ": status=%u(%s) m=%" PRId64 " lockedm=-1\n", id, static_cast<unsigned>(s),
+           s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : "",
+           (s == GStatus::Running && m != nullptr) ? m->id : int64_t{-1});
+  *out += buf;
+}
+
+}  // namespace
+
 // schedtrace_print writes Go 1.19's schedtrace line (proc.go schedtrace):
 //   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 idlethreads=1 runqueue=0 [0 0]
 // and with detail, per-P, per-M and per-G lines.
@@ -55,15 +72,7 @@ GORT_RACY_SNAPSHOT void schedtrace_print(bool detail) {
                m->blocked_in_netpoll.load(std::memory_order_relaxed) ? "true" : "false");
       out += buf;
     }
-    for_each_goroutine([&](G* g) {
-      GStatus s = g->status.load();
-      if (s == GStatus::Dead || g->id.load(std::memory_order_relaxed) == 0) return;
-      M* m = g->m;
-      snprintf(buf, sizeof buf, "  G%" PRId64 ": status=%u(%s) m=%" PRId64 " lockedm=-1\n", g->id.load(std::memory_order_relaxed),
-               static_cast<unsigned>(s), s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : "",
-               (s == GStatus::Running && m) ? m->id : int64_t{-1});
-      out += buf;
-    });
+    for_each_goroutine([&](G* g) { append_g_line(&out, g); });
   }
   fputs(out.c_str(), stderr);
   fflush(stderr);

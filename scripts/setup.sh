@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-context1.81-dev libboost-test1.81-dev
   libboost-program-options1.81-dev
   prometheus-cpp-dev libunwind-dev zlib1g-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   golang-go prometheus wrk curl procps
 )
 

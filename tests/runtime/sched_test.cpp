@@ -495,7 +495,7 @@ BOOST_AUTO_TEST_CASE(schedtrace_prints_go_lines) {
   BOOST_TEST(detail.find("  G1: status=4(chan receive) m=-1 lockedm=-1") != std::string::npos, detail);
 }
 
-#if !GORT_ASAN  // under ASan its own SEGV handler reports the fault
+#if !GORT_ASAN && !GORT_TSAN  // under a sanitizer its own SEGV handler reports the fault
 BOOST_AUTO_TEST_CASE(huge_frame_overflow_faults_with_goroutine_id) {
   // A frame larger than the red zone, with no safepoint in between, faults
   // in the chunk's guard page; the handler still names the goroutine.
