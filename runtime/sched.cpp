@@ -101,8 +101,10 @@ bool claim_poll(int64_t* now, int64_t period_ns) {
 // latency 2.1x the median. Polling when nobody has for kBusyNetpollPeriodNs
 // keeps batches small; what it finds queues behind the work already
 // runnable (global queue), so arrival order is kept. The cost is one
-// non-blocking epoll_wait per 100 µs of busy time.
-void poll_if_due(int64_t* now) {
+// non-blocking epoll_wait per 100 µs of busy time. A P without queued work
+// leaves it to poll_network, which polls anyway.
+void poll_if_due(P* p, int64_t* now) {
+  if (runq_empty(p) && sched.runqsize.load(std::memory_order_relaxed) == 0) return;
   if (!claim_poll(now, kBusyNetpollPeriodNs)) return;
   GQueue q = netpoll(0);
   inject_glist(q);
@@ -226,12 +228,20 @@ bool recheck_after_spinning(M* m, bool was_spinning) {
 
 // 6. block_in_netpoll sleeps in the netpoller until the earliest timer or
 // an I/O completion, if there is anything to wait for and no other M does.
-// Returns a G to run (with a P acquired), or nullptr — then *retry says
-// whether m got a P and should look again.
+// If another M already blocks there, it makes sure that M wakes in time for
+// the earliest timer — the P this M just gave up may hold it, and an idle P
+// runs its timers only when somebody takes or steals from it (Go's
+// findRunnable does the same netpollBreak). Returns a G to run (with a P
+// acquired), or nullptr — then *retry says whether m got a P and should
+// look again.
 G* block_in_netpoll(M* m, bool* retry) {
   int64_t until = earliest_timer();
   if (!netpoll_has_waiters() && until == INT64_MAX) return nullptr;
-  if (sched.lastpoll.exchange(0) == 0) return nullptr;  // another M blocks there
+  if (sched.lastpoll.exchange(0) == 0) {  // another M blocks there
+    int64_t theirs = sched.poll_until.load();
+    if (until != INT64_MAX && (theirs == 0 || theirs > until)) netpoll_break();
+    return nullptr;
+  }
   sched.poll_until.store(until);
   m->blocked_in_netpoll.store(true, std::memory_order_relaxed);
   GQueue q = netpoll(until == INT64_MAX ? -1 : until);
@@ -263,7 +273,7 @@ G* find_runnable(M* m, bool* inherit) {
       continue;
     }
     int64_t now = check_own_timers(p);
-    poll_if_due(&now);
+    poll_if_due(p, &now);
     if (G* g = take_local_work(p, inherit)) return g;
     if (G* g = poll_network(&now)) return g;
     bool retry = false;
