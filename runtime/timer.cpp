@@ -105,48 +105,40 @@ size_t TimerHeap::size() {
   return n;
 }
 
-bool TimerHeap::remove(Timer* t) {
+TimerHeap* TimerHeap::lock_holder(Timer* t) {
   for (;;) {
     TimerHeap* h = t->heap.load(std::memory_order_acquire);
     if (h == nullptr) {
       // Fired or never added; wait out a running fn.
       while (t->state.load(std::memory_order_acquire) == Timer::Running) sched_yield();
-      return false;
+      return nullptr;
     }
     h->lock_.lock();
-    if (t->heap.load(std::memory_order_relaxed) != h) {
-      h->lock_.unlock();
-      continue;
-    }
-    h->remove_at(t->index);
-    t->heap.store(nullptr, std::memory_order_relaxed);
-    t->state.store(Timer::Idle, std::memory_order_relaxed);
-    h->publish();
-    h->lock_.unlock();
-    return true;
+    if (t->heap.load(std::memory_order_relaxed) == h) return h;
+    h->lock_.unlock();  // fired (or moved) meanwhile: look again
   }
 }
 
+bool TimerHeap::remove(Timer* t) {
+  TimerHeap* h = lock_holder(t);
+  if (h == nullptr) return false;
+  h->remove_at(t->index);
+  t->heap.store(nullptr, std::memory_order_relaxed);
+  t->state.store(Timer::Idle, std::memory_order_relaxed);
+  h->publish();
+  h->lock_.unlock();
+  return true;
+}
+
 bool TimerHeap::modify(Timer* t, int64_t when) {
-  for (;;) {
-    TimerHeap* h = t->heap.load(std::memory_order_acquire);
-    if (h == nullptr) {
-      // Fired or never added; wait out a running fn, as remove does.
-      while (t->state.load(std::memory_order_acquire) == Timer::Running) sched_yield();
-      return false;
-    }
-    h->lock_.lock();
-    if (t->heap.load(std::memory_order_relaxed) != h) {  // fired meanwhile
-      h->lock_.unlock();
-      continue;
-    }
-    t->when = when;
-    h->siftup(t->index);
-    h->siftdown(t->index);
-    h->publish();
-    h->lock_.unlock();
-    return true;
-  }
+  TimerHeap* h = lock_holder(t);
+  if (h == nullptr) return false;
+  t->when = when;
+  h->siftup(t->index);
+  h->siftdown(t->index);
+  h->publish();
+  h->lock_.unlock();
+  return true;
 }
 
 }  // namespace gort

@@ -64,6 +64,9 @@ class TimerHeap final {
   void siftup(int i);
   void siftdown(int i);
   void remove_at(int i);
+  // lock_holder returns the heap holding pending t, locked, or nullptr
+  // (after waiting out a running fn) when t is not pending.
+  static TimerHeap* lock_holder(Timer* t);
   void publish();
   RuntimeLock lock_;
   std::vector<Timer*> heap_;  // guarded by lock_

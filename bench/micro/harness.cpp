@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -40,6 +41,31 @@ MemSample sample_memory() {
     fclose(f);
   }
   return m;
+}
+
+int64_t count_parked(gort::WaitReason reason) {
+  int64_t n = 0;
+  gort::for_each_goroutine([&](gort::G* g) {
+    gort::GoroutineInfo i = gort::goroutine_info(g);
+    if (i.status == gort::GStatus::Waiting && i.wait_reason == reason) n++;
+  });
+  return n;
+}
+
+namespace {
+// quantile returns the q-quantile of sorted samples (nearest rank).
+double quantile(const std::vector<int64_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  return static_cast<double>(sorted[std::min(i, sorted.size() - 1)]);
+}
+}  // namespace
+
+void report_lateness(benchmark::State& state, std::vector<int64_t>& late) {
+  std::sort(late.begin(), late.end());
+  state.counters["lateness_p50_ns"] = quantile(late, 0.50);
+  state.counters["lateness_p99_ns"] = quantile(late, 0.99);
+  state.counters["lateness_max_ns"] = late.empty() ? 0 : static_cast<double>(late.back());
 }
 
 }  // namespace gort_bench

@@ -35,7 +35,9 @@
 
 #include <cstdint>
 #include <utility>
+#include <vector>
 
+#include "runtime/goroutine.h"
 #include "runtime/gort.h"
 
 namespace gort_bench {
@@ -61,5 +63,12 @@ struct MemSample {
   int64_t vm_bytes = 0;   // mapped address space (/proc/self/statm size)
 };
 MemSample sample_memory();
+
+// count_parked returns how many goroutines are parked with reason.
+int64_t count_parked(gort::WaitReason reason);
+
+// report_lateness sorts late (ns past each deadline) and sets the counters
+// lateness_p50_ns, lateness_p99_ns and lateness_max_ns.
+void report_lateness(benchmark::State& state, std::vector<int64_t>& late);
 
 }  // namespace gort_bench

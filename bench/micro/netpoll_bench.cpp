@@ -35,15 +35,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-int64_t count_io_waiting() {
-  int64_t n = 0;
-  gort::for_each_goroutine([&](gort::G* g) {
-    gort::GoroutineInfo i = gort::goroutine_info(g);
-    if (i.status == gort::GStatus::Waiting && i.wait_reason == gort::WaitReason::IOWait) n++;
-  });
-  return n;
-}
-
 // accept_and_park_round runs one timed round with n connections on acc;
 // returns the nanoseconds from the first connect to the last reader's park,
 // or -1 if a connect failed (the round's goroutines are then left parked).
@@ -90,7 +81,7 @@ double accept_and_park_round(tcp::acceptor& acc, int64_t n) {
   }
   all_parking.recv();
   auto t1 = std::chrono::steady_clock::now();
-  while (count_io_waiting() < n) gort::yield();  // the last few may still be on their way
+  while (gort_bench::count_parked(gort::WaitReason::IOWait) < n) gort::yield();  // the last few may still be on their way
   clients.clear();  // EOF for every reader
   all_left.recv();
   return std::chrono::duration<double, std::nano>(t1 - t0).count();
@@ -116,12 +107,6 @@ void BM_AcceptAndPark(benchmark::State& state) {
       benchmark::Counter(sum_ns / static_cast<double>(n), benchmark::Counter::kAvgIterations);
 }
 
-double quantile(const std::vector<int64_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  return static_cast<double>(sorted[std::min(i, sorted.size() - 1)]);
-}
-
 void BM_AsioTimerLateness(benchmark::State& state) {
   constexpr int64_t kTimerNs = 1'000'000;
   std::vector<int64_t> late;
@@ -134,10 +119,7 @@ void BM_AsioTimerLateness(benchmark::State& state) {
       late.push_back(gort::nanotime() - t0 - kTimerNs);
     }
   });
-  std::sort(late.begin(), late.end());
-  state.counters["lateness_p50_ns"] = quantile(late, 0.50);
-  state.counters["lateness_p99_ns"] = quantile(late, 0.99);
-  state.counters["lateness_max_ns"] = late.empty() ? 0 : static_cast<double>(late.back());
+  gort_bench::report_lateness(state, late);
 }
 
 }  // namespace

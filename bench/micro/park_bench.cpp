@@ -38,16 +38,6 @@
 
 namespace {
 
-// count_parked_on_recv counts goroutines parked in a channel receive.
-int64_t count_parked_on_recv() {
-  int64_t n = 0;
-  gort::for_each_goroutine([&](gort::G* g) {
-    gort::GoroutineInfo info = gort::goroutine_info(g);
-    if (info.status == gort::GStatus::Waiting && info.wait_reason == gort::WaitReason::ChanReceive) n++;
-  });
-  return n;
-}
-
 // ParkResult is one round's measurements.
 struct ParkResult {
   double ns = 0;
@@ -79,7 +69,7 @@ ParkResult park_round(int64_t n) {
 
   // With procs > 1 the last few may still be between the increment and the
   // park; wait until the scheduler has them all parked.
-  while (count_parked_on_recv() < n) gort::yield();
+  while (gort_bench::count_parked(gort::WaitReason::ChanReceive) < n) gort::yield();
   r.after = gort_bench::sample_memory();
 
   ch.close();

@@ -17,13 +17,6 @@
 
 namespace {
 
-// quantile returns the q-quantile of sorted samples (nearest rank).
-double quantile(const std::vector<int64_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  return static_cast<double>(sorted[std::min(i, sorted.size() - 1)]);
-}
-
 void BM_SleepLateness(benchmark::State& state) {
   const int64_t sleep_ns = state.range(1) * 1000;
   std::vector<int64_t> late;
@@ -35,10 +28,7 @@ void BM_SleepLateness(benchmark::State& state) {
       late.push_back(gort::nanotime() - t0 - sleep_ns);
     }
   });
-  std::sort(late.begin(), late.end());
-  state.counters["lateness_p50_ns"] = quantile(late, 0.50);
-  state.counters["lateness_p99_ns"] = quantile(late, 0.99);
-  state.counters["lateness_max_ns"] = late.empty() ? 0 : static_cast<double>(late.back());
+  gort_bench::report_lateness(state, late);
 }
 
 }  // namespace

@@ -48,6 +48,39 @@ int64_t ping_pong(int64_t n, int64_t* back) {
   return sum;
 }
 
+// Pair is two goroutines handing a token back and forth until stop():
+// the direct hand-off in a loop. rounds counts round trips. Start it on a
+// goroutine; stop() waits for both to exit.
+class Pair final {
+ public:
+  Pair() {
+    done_.add(2);
+    go([this] {
+      while (!stop_.load()) {
+        a_.send(1);
+        b_.recv();
+        rounds.fetch_add(1, std::memory_order_relaxed);
+      }
+      a_.send(0);
+      done_.done();
+    });
+    go([this] {
+      while (a_.recv() != 0) b_.send(1);
+      done_.done();
+    });
+  }
+  void stop() {
+    stop_ = true;
+    done_.wait();
+  }
+  std::atomic<int64_t> rounds{0};
+
+ private:
+  Chan<int> a_, b_;
+  std::atomic<bool> stop_{false};
+  WaitGroup done_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ping_pong_delivers_every_value_in_order) {
@@ -84,29 +117,14 @@ BOOST_AUTO_TEST_CASE(ping_pong_pair_shares_a_time_slice_and_is_preempted) {
   // GOMAXPROCS=1: a hand-off pair inherits one time slice, so without
   // preemption a third goroutine would never run. sysmon must preempt the
   // pair and the third goroutine must finish while the pair keeps going.
-  std::atomic<bool> third_ran{false}, stop{false};
+  std::atomic<bool> third_ran{false};
   SchedStats st;
   run_main([&] {
-    Chan<int> a, b;
-    WaitGroup wg;
-    wg.add(2);
-    go([&] {
-      while (!stop.load()) {
-        a.send(1);
-        b.recv();
-      }
-      a.send(0);
-      wg.done();
-    });
-    go([&] {
-      while (a.recv() != 0) b.send(1);
-      wg.done();
-    });
+    Pair pair;
     go([&] { third_ran = true; });
     wait_until([&] { return third_ran.load(); }, "a third goroutine runs beside a ping-pong pair");
     st = sched_stats();
-    stop = true;
-    wg.wait();
+    pair.stop();
   }, Config{.gomaxprocs = 1});
   BOOST_TEST(third_ran.load());
   BOOST_TEST(st.preemptions > 0u);
@@ -116,55 +134,24 @@ BOOST_AUTO_TEST_CASE(timers_fire_during_a_hand_off_chain) {
   // GOMAXPROCS=1: sleepers on the same P wake while a pair hands off
   // directly (the direct path defers to due timers).
   std::atomic<int> woke{0};
-  std::atomic<bool> stop{false};
   run_main([&] {
-    Chan<int> a, b;
-    WaitGroup pair;
-    pair.add(1);
-    go([&] {
-      while (a.recv() != 0) b.send(1);
-      pair.done();
-    });
     for (int i = 0; i < 10; i++)
       go([&, i] {
         sleep_ms(1 + i);
         woke++;
       });
-    go([&] {
-      while (!stop.load()) {
-        a.send(1);
-        b.recv();
-      }
-      a.send(0);
-    });
+    Pair pair;
     wait_until([&] { return woke.load() == 10; }, "ten sleepers wake during the ping-pong");
-    stop = true;
-    pair.wait();
+    pair.stop();
   }, Config{.gomaxprocs = 1});
   BOOST_TEST(woke.load() == 10);
 }
 
 BOOST_AUTO_TEST_CASE(stop_the_world_interrupts_a_hand_off_chain) {
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> rounds{0};
   int stops = 0;
   run_main([&] {
-    Chan<int> a, b;
-    WaitGroup wg;
-    wg.add(2);
-    go([&] {
-      while (!stop.load()) {
-        a.send(1);
-        b.recv();
-        rounds++;
-      }
-      a.send(0);
-      wg.done();
-    });
-    go([&] {
-      while (a.recv() != 0) b.send(1);
-      wg.done();
-    });
+    Pair pair;
+    std::atomic<int64_t>& rounds = pair.rounds;
     for (int i = 0; i < 20; i++) {
       int64_t before = rounds.load();
       wait_until([&] { return rounds.load() > before; }, "the pair makes progress");
@@ -174,8 +161,7 @@ BOOST_AUTO_TEST_CASE(stop_the_world_interrupts_a_hand_off_chain) {
         if (rounds.load() == frozen) stops++;
       });
     }
-    stop = true;
-    wg.wait();
+    pair.stop();
   }, Config{.gomaxprocs = 2});
   BOOST_TEST(stops == 20);
 }
