@@ -124,6 +124,7 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
     acc.listen(1024);
     auto ep = acc.local_endpoint();
     Chan<long> sums(kConns);
+    std::atomic<bool> accepted_all{false};
     go([&] {
       for (int i = 0; i < kConns; i++) {
         auto* s = new tcp::socket(io_context());
@@ -137,6 +138,7 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
           delete s;
         });
       }
+      accepted_all = true;
     });
     std::vector<std::unique_ptr<tcp::socket>> clients;
     for (int i = 0; i < kConns; i++) {
@@ -145,9 +147,11 @@ BOOST_AUTO_TEST_CASE(many_connections_parked_in_io_wait_without_threads) {
       connect(*clients.back(), ep, ec);
       BOOST_REQUIRE(!ec);
     }
-    // Every connection's reader parks in IO wait (the acceptor, the only
-    // other goroutine that waits for I/O, has left after the last accept).
-    gort_test::wait_until([&] { return gort_test::count_parked(WaitReason::IOWait) == kConns; },
+    // Every connection's reader parks in IO wait. The acceptor, the only
+    // other goroutine that waits for I/O, must have left its loop first: while
+    // it waits for the last connection it is counted in place of the last
+    // reader.
+    gort_test::wait_until([&] { return accepted_all.load() && gort_test::count_parked(WaitReason::IOWait) == kConns; },
                           "every connection's reader is parked in IO wait");
     io_waiting = static_cast<int>(gort_test::count_parked(WaitReason::IOWait));
     threads = sched_stats().threads;
