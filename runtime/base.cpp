@@ -104,7 +104,9 @@ bool Note::timed_sleep(int64_t ns) {
   return true;
 }
 
-uint32_t fastrand() {
+// Out of line: its thread-local state must be the calling thread's, and a
+// goroutine may move between threads (see GORT_TLS_READER).
+__attribute__((noinline)) uint32_t fastrand() {
   thread_local uint64_t s = cputicks() | 1;
   s ^= s << 13;
   s ^= s >> 7;

@@ -108,7 +108,7 @@ void release_stack_pages(G* g) {
 
 // ---- spawn ----
 
-G* detail::alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** closure_mem) {
+GORT_TLS_READER G* detail::alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** closure_mem) {
   M* m = tls_m;
   P* p = m != nullptr ? m->p : nullptr;
   if (p == nullptr) GORT_THROW("go: called outside the runtime (use run_main)");
@@ -133,7 +133,7 @@ G* detail::alloc_g_for_spawn(size_t closure_bytes, size_t closure_align, void** 
   return g;
 }
 
-int64_t detail::start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t gopc) {
+GORT_TLS_READER int64_t detail::start_g(G* g, void (*entry)(void*), uintptr_t startpc, uintptr_t gopc) {
   M* m = tls_m;
   P* p = m->p;
   G* parent = tls_curg;

@@ -79,13 +79,19 @@ void free_retired() {
 
 }  // namespace
 
+// labels_inherit and labels_release run on every spawn and exit: without
+// labels they cost a load each (no locked instruction).
 void labels_inherit(G* child, const G* parent) {
   SharedLabels* l = parent != nullptr ? parent->labels.load(std::memory_order_relaxed) : nullptr;
+  if (l == nullptr && child->labels.load(std::memory_order_relaxed) == nullptr) return;
   if (l != nullptr) l->refs.fetch_add(1, std::memory_order_relaxed);
   unref(child->labels.exchange(l, std::memory_order_seq_cst));
 }
 
-void labels_release(G* g) { unref(g->labels.exchange(nullptr, std::memory_order_seq_cst)); }
+void labels_release(G* g) {
+  if (g->labels.load(std::memory_order_relaxed) == nullptr) return;
+  unref(g->labels.exchange(nullptr, std::memory_order_seq_cst));
+}
 
 void set_labels(LabelSet labels) {
   G* g = detail::curg();
@@ -106,7 +112,7 @@ LabelSet get_labels() {
   return l != nullptr ? l->set : LabelSet{};
 }
 
-const LabelSet* current_labels_for_signal() {
+GORT_TLS_READER const LabelSet* current_labels_for_signal() {
   G* g = detail::tls_curg;
   if (g == nullptr) return nullptr;
   SharedLabels* l = g->labels.load(std::memory_order_relaxed);

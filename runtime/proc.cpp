@@ -216,7 +216,7 @@ void wake_all_for_exit() {
   netpoll_break();
 }
 
-bool can_spin_on_lock(int iter) {
+GORT_TLS_READER bool can_spin_on_lock(int iter) {
   static const unsigned ncpu = std::thread::hardware_concurrency();
   if (iter >= kLockSpinRounds || ncpu <= 1) return false;
   M* m = tls_m;

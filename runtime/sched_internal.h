@@ -203,9 +203,16 @@ struct Sched {
 
 extern Sched sched;
 
+// GORT_TLS_READER marks a function that reads a thread-local and may be
+// called from goroutine code. It must stay out of line, even under
+// link-time optimization: a goroutine may resume on another thread after
+// any park, and a thread-local access inlined into a function that parks may
+// reuse the thread pointer of the thread it ran on before.
+#define GORT_TLS_READER __attribute__((noinline))
+
 // The calling thread's M (nullptr off the runtime's threads). Read it only
-// in functions that do not switch goroutines between two reads; code that
-// may have migrated reads g->m instead.
+// in GORT_TLS_READER functions that do not switch goroutines between two
+// reads; code that may have migrated reads g->m instead.
 extern thread_local M* tls_m;
 namespace detail {
 // tls_curg is the G whose stack the thread is on: set by the G itself right

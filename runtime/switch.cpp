@@ -277,7 +277,9 @@ ctx::transfer_t park_on_top(ctx::transfer_t t) {
 // decide (see the essay).
 G* take_direct_successor(P* p) {
   G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next == nullptr) return nullptr;
+  // A never-run G starts from g0 (see the essay); checked first as a hint so
+  // a spawn-and-wait does not take and requeue it.
+  if (next == nullptr || !next->started.load(std::memory_order_relaxed)) return nullptr;
   if (sched.gcwaiting.load(std::memory_order_relaxed) || sched.exiting.load(std::memory_order_relaxed)) return nullptr;
   if (p->schedtick.load(std::memory_order_relaxed) % kGlobalQueueFairnessTicks == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
@@ -286,7 +288,7 @@ G* take_direct_successor(P* p) {
   if (when != INT64_MAX && when <= nanotime()) return nullptr;
   if (!runnext_take(p, next)) return nullptr;
   // Only now is next ours (a thief may have run it, and its record may even
-  // hold a new goroutine): a never-run G goes back and starts from g0.
+  // hold a new goroutine by now): a never-run G goes back and starts from g0.
   if (!next->started.load(std::memory_order_relaxed)) {
     runqput(p, next, true);
     return nullptr;
@@ -417,7 +419,7 @@ void yield() {
   switch_to_g0(g, &msg);
 }
 
-void detail::preempt_check() {
+GORT_TLS_READER void detail::preempt_check() {
   G* g = tls_curg;
   if (g == nullptr) return;
   check_stack(g);

@@ -47,7 +47,7 @@ int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs
   return n;
 }
 
-int capture_frames(uintptr_t* pcs, int max) {
+GORT_TLS_READER int capture_frames(uintptr_t* pcs, int max) {
   uintptr_t lo = 0, hi = 0;
   if (G* g = detail::curg()) {
     lo = g->stack.lo;
@@ -98,7 +98,7 @@ void thread_unregister() {
 
 void threads_reset() { g_threads_created.store(0, std::memory_order_relaxed); }
 
-const ThreadInfo* current_thread() { return tls_thread; }
+GORT_TLS_READER const ThreadInfo* current_thread() { return tls_thread; }
 
 void for_each_thread(const std::function<void(const ThreadInfo&)>& fn) {
   std::lock_guard<std::mutex> l(g_threads_mu);
