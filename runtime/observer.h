@@ -11,10 +11,12 @@
 //
 // Callbacks run on the thread where the event happens — a goroutine's
 // stack, an M's scheduler stack (g0) or sysmon's thread — sometimes with no
-// P, never with a runtime lock held. They must not block, park, spawn,
-// ready goroutines, attach or detach observers, or allocate from the
-// collected heap; they may take their own leaf locks and allocate with
-// malloc. Every event carries `ts`, event_clock_ns() read once when the
+// P, never with sched.lock held. on_go_block runs while the parking
+// goroutine's wait-queue lock (a channel's, a semaphore root's — leaf locks)
+// is still held, so that no wake-up event can precede the block event, as
+// in Go's park_m. Callbacks must not block, park, spawn, ready goroutines,
+// attach or detach observers, or allocate from the collected heap; they may
+// take their own leaf locks and allocate with malloc. Every event carries `ts`, event_clock_ns() read once when the
 // event happened: one monotonic clock shared by all Ms, so events from
 // different threads order correctly.
 //

@@ -35,13 +35,15 @@
 //   3. sched.allglock (std::mutex): appends to the G registry only; walking
 //      the registry takes no lock (for_each_goroutine).
 //   Leaves — never held while taking another runtime lock, and never across
-//   a park, a ready or an observer callback: a P's timer-heap lock, channel
+//   a ready or a switch (a parking goroutine's wait-queue lock is released
+//   by park's unlock function, after the switch): a P's timer-heap lock, channel
 //   locks (select holds several, always in address order), semtable root
 //   locks, NotifyList locks, sched.gfree_lock, the thread registry lock, the
 //   label hazard lock.
-// Observer callbacks never run with a runtime lock held. The observer
-// writer lock (observer.cpp) is taken only by add/remove_observer on a
-// goroutine that holds nothing else.
+// Observer callbacks never run with sched.lock held; on_go_block runs
+// under the parking goroutine's leaf wait-queue lock (observer.h). The
+// observer writer lock (observer.cpp) is taken only by add/remove_observer
+// on a goroutine that holds nothing else.
 #pragma once
 
 #include <atomic>
@@ -253,7 +255,7 @@ void emit_event(F&& f) {
 }
 
 // GORT_EVENT(on_go_start, g, p) → every observer's on_go_start(ts, g, p).
-// Never under a runtime lock (see the lock order).
+// Never under sched.lock (see the lock order).
 #define GORT_EVENT(method, ...)                                                               \
   do {                                                                                        \
     if (GORT_UNLIKELY(::gort::observing()))                                                   \
