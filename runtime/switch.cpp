@@ -382,16 +382,17 @@ void mark_runnable(G* g) {
   g->status.store(GStatus::Runnable, std::memory_order_release);
 }
 
-inline void make_ready_inline(G* g, G* by) {
+void make_ready(G* g, G* by) {
   if (g->block_stamped) g->block_release_ns = nanotime();
   mark_runnable(g);
   GORT_EVENT(on_go_unblock, g, by);
 }
 
-void make_ready(G* g, G* by) { make_ready_inline(g, by); }
-
 void ready_g(G* g, bool next) {
-  make_ready_inline(g, detail::curg());
+  // make_ready, with the readier looked up only when someone observes.
+  if (g->block_stamped) g->block_release_ns = nanotime();
+  mark_runnable(g);
+  GORT_EVENT(on_go_unblock, g, detail::curg());
   M* m = curm();
   P* p = m != nullptr ? m->p : nullptr;
   if (p != nullptr) {
