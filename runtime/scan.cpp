@@ -110,6 +110,12 @@ __attribute__((noinline)) void scan_own_stack(void (*fn)(const StackScanRange&, 
   asm volatile("" : : "r"(regs) : "memory");  // keep the spill alive across fn
 }
 
+GORT_TLS_READER int current_p_index() {
+  M* m = tls_m;
+  if (detail::tls_curg == nullptr || m == nullptr || m->p == nullptr) return -1;
+  return m->p->id;
+}
+
 void alloc_safepoint() {
   G* g = detail::curg();
   if (g == nullptr) return;

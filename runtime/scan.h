@@ -59,4 +59,12 @@ void scan_own_stack(void (*fn)(const StackScanRange& range, void* arg), void* ar
 // off-goroutine and inside the stop-the-world function.
 void alloc_safepoint();
 
+// current_p_index returns the id (0 … gomaxprocs-1) of the P the calling
+// goroutine runs on, or -1 off-goroutine. The answer stays true until the
+// goroutine's next safepoint (a park, yield, preempt_check or
+// alloc_safepoint): goroutines are switched out only there, so per-P data
+// indexed by it (the allocator's caches) needs no lock or atomic in between.
+// gomaxprocs() is fixed once run_main has started. No lock.
+int current_p_index();
+
 }  // namespace gort
