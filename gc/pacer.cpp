@@ -79,16 +79,15 @@ namespace {
 
 constexpr uint64_t kNoTrigger = std::numeric_limits<uint64_t>::max();
 
-// float_to_u64_like_go converts as Go's uint64(f) does on amd64: values below
-// 2^63 go through a signed conversion (so a negative runway wraps to a huge
-// one, which clamps the trigger to its minimum), larger ones saturate here
-// instead of being undefined.
-uint64_t float_to_u64_like_go(double f) {
-  if (std::isnan(f)) return uint64_t{1} << 63;
-  if (f < 0) {
-    if (f <= -9223372036854775808.0) return uint64_t{1} << 63;
-    return static_cast<uint64_t>(static_cast<int64_t>(f));
-  }
+// runway_from_float converts the runway as Go's uint64(f) does on arm64,
+// which saturates: a negative estimate (the PI controller can undershoot
+// below zero after a cons/mark spike) gives no runway, so the trigger goes to
+// its upper bound. Go on amd64 wraps it to a huge runway instead, putting
+// the trigger at its lower bound; that is an accident of CVTTSD2SQ, not a
+// design, and it leaves the trigger stuck low whenever the estimate stays
+// negative — the saturating reading is the one we keep.
+uint64_t runway_from_float(double f) {
+  if (std::isnan(f) || f <= 0) return 0;
   if (f >= 18446744073709551615.0) return kNoTrigger;
   return static_cast<uint64_t>(f);
 }
@@ -233,7 +232,7 @@ void Pacer::commit_locked(bool sweep_done) {
   if (goal < heap_minimum_) goal = heap_minimum_;
   gogc_goal_ = goal;
   double scan = static_cast<double>(last_heap_scan_ + stacks + globals);
-  runway_ = float_to_u64_like_go(cons_mark_ * (1 - kGcGoalUtilization) / kGcGoalUtilization * scan);
+  runway_ = runway_from_float(cons_mark_ * (1 - kGcGoalUtilization) / kGcGoalUtilization * scan);
   publish_locked();
 }
 
