@@ -69,6 +69,16 @@
 // live memory figures. Here every input change — commit, a setter, or
 // update_memory — recomputes goal and trigger under mu_ and publishes them in
 // atomics, so the allocation slow path pays one relaxed load.
+//
+// Deviations from Go 1.19
+// -----------------------
+// - A negative cons/mark estimate gives zero runway (Go on arm64) rather than
+//   the huge wrapped runway Go on amd64 computes; see runway_from_float.
+// - Memory figures are a snapshot the collector pushes (update_memory), not
+//   atomics read at query time; an inconsistent snapshot counts as no
+//   non-heap memory instead of being re-read.
+// - Mark-worker scheduling (dedicated/fractional/idle workers) and the assist
+//   ratio (revise) are not here yet; they arrive with concurrent marking.
 #include "gc/pacer.h"
 
 #include <cmath>

@@ -121,7 +121,8 @@ class Pacer final {
 
   // commit ends a cycle with what it measured: updates the cons/mark
   // estimate (endCycle), resets the live heap to heap_marked (resetLive) and
-  // recomputes goal, runway and trigger (commit). Takes mu_.
+  // recomputes goal, runway and trigger (commit). Call start_cycle when the
+  // cycle starts; without it, cons/mark is measured from heap_marked. Takes mu_.
   void commit(const CycleResult& cycle);
 
   // note_sweep_done records that sweeping finished; the next recomputation
