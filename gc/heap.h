@@ -40,6 +40,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "gc/knobs.h"
+#include "gc/stats.h"
+
 namespace gc {
 
 class Visitor;
@@ -224,19 +227,18 @@ class Root final {
 void add_root_range(const void* p, size_t bytes);
 void remove_root_range(const void* p);
 
-// collect runs a full collection now and returns when it is done (Go's
-// runtime.GC): forced, counted in NumForcedGC, gctrace says `(forced)`.
-// Call on a goroutine.
-void collect();
+// collect runs a full collection now and returns its summary when it is
+// done (Go's runtime.GC): forced, counted in NumForcedGC, gctrace says
+// `(forced)`. Waits for a cycle in progress first. Call on a goroutine.
+CycleSummary collect();
 
-// set_gogc sets GOGC (percent; -1 = off) and returns the previous value.
+// set_gogc sets GOGC (percent; kGcOff = -1 = off) and returns the previous value.
 int set_gogc(int percent);
 int gogc();
 // set_memory_limit sets the soft memory limit in bytes (INT64_MAX = off,
 // Go's default) and returns the previous one.
 int64_t set_memory_limit(int64_t bytes);
 int64_t memory_limit();
-inline constexpr int64_t kNoMemoryLimit = INT64_MAX;
 
 namespace detail {
 // RootScanner is a source of roots the collector asks at every collection,
@@ -251,6 +253,13 @@ class RootScanner {
 };
 void add_root_scanner(RootScanner* s);
 void remove_root_scanner(RootScanner* s);
+}  // namespace detail
+
+namespace detail {
+// sweep_all_for_testing finishes the current cycle's sweeping and returns
+// when no span is left unswept or mid-sweep, so freed sampled objects have
+// been reported (hooks.h). Tests use it; call on a goroutine.
+void sweep_all_for_testing();
 }  // namespace detail
 
 // is_heap_pointer reports whether p points into a live-or-free object slot

@@ -11,6 +11,8 @@
 #include <limits>
 #include <mutex>
 
+#include "gc/knobs.h"
+
 namespace gc {
 
 // kDefaultHeapMinimumBytes is Go's defaultHeapMinimum: the smallest heap goal at
@@ -34,10 +36,6 @@ inline constexpr double kGcGoalUtilization = 0.25;
 inline constexpr uint64_t kTriggerRatioDen = 64;
 inline constexpr uint64_t kMinTriggerRatioNum = 45;  // ~0.7
 inline constexpr uint64_t kMaxTriggerRatioNum = 61;  // ~0.95
-// kNoMemoryLimit is GOMEMLIMIT=off (Go's math.MaxInt64).
-inline constexpr int64_t kNoMemoryLimit = std::numeric_limits<int64_t>::max();
-// kGcOff is GOGC=off.
-inline constexpr int kGcOff = -1;
 
 // MemorySnapshot is what the memory-limit goal needs to know about the memory
 // the collector holds (Go reads these from gcController's heapFree,

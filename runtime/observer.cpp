@@ -137,3 +137,20 @@ BlockHook set_block_hook(BlockHook h) { return detail::g_block_hook.exchange(h);
 BlockHook set_mutex_hook(BlockHook h) { return detail::g_mutex_hook.exchange(h); }
 
 }  // namespace gort
+
+namespace gort {
+
+bool observers_attached() { return observing(); }
+
+void emit_gc_event(GcEvent e, uint64_t a, uint64_t b) {
+  switch (e) {
+    case GcEvent::Start: GORT_EVENT(on_gc_start, static_cast<uint32_t>(a)); break;
+    case GcEvent::Done: GORT_EVENT(on_gc_done); break;
+    case GcEvent::SweepStart: GORT_EVENT(on_gc_sweep_start); break;
+    case GcEvent::SweepDone: GORT_EVENT(on_gc_sweep_done, a, b); break;
+    case GcEvent::HeapAlloc: GORT_EVENT(on_heap_alloc, a); break;
+    case GcEvent::HeapGoal: GORT_EVENT(on_heap_goal, a); break;
+  }
+}
+
+}  // namespace gort

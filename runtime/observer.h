@@ -42,6 +42,13 @@
 //   on_thread_start / on_thread_exit  run *on* the thread that starts or
 //                                  exits (threads.h), so per-thread resources
 //                                  such as a CPU timer can be created there
+// and the collector's (gc/ emits them through emit_gc_event below; the
+// runtime itself knows nothing of the heap):
+//   on_gc_start / on_gc_done       GCStart / GCDone: cycle seq begins / ends
+//   on_gc_sweep_start / _done      GCSweepStart / GCSweepDone, around the
+//                                  sweeping of spans by one goroutine
+//   on_heap_alloc                  HeapAlloc: live heap bytes changed
+//   on_heap_goal                   HeapGoal: the next cycle's goal changed
 #pragma once
 
 #include <atomic>
@@ -74,7 +81,24 @@ class SchedObserver {
   virtual void on_stw_done(int64_t /*ts*/) {}
   virtual void on_thread_start(int64_t /*ts*/, const ThreadInfo& /*t*/) {}
   virtual void on_thread_exit(int64_t /*ts*/, const ThreadInfo& /*t*/) {}
+  virtual void on_gc_start(int64_t /*ts*/, uint32_t /*seq*/) {}
+  virtual void on_gc_done(int64_t /*ts*/) {}
+  virtual void on_gc_sweep_start(int64_t /*ts*/) {}
+  virtual void on_gc_sweep_done(int64_t /*ts*/, uint64_t /*swept_bytes*/, uint64_t /*reclaimed_bytes*/) {}
+  virtual void on_heap_alloc(int64_t /*ts*/, uint64_t /*bytes*/) {}
+  virtual void on_heap_goal(int64_t /*ts*/, uint64_t /*bytes*/) {}
 };
+
+// GcEvent names the collector's events for emit_gc_event.
+enum class GcEvent : uint8_t { Start, Done, SweepStart, SweepDone, HeapAlloc, HeapGoal };
+
+// emit_gc_event delivers one collector event to every observer (a, b: the
+// event's arguments in the order of its callback). One relaxed load and a
+// branch when nobody observes.
+void emit_gc_event(GcEvent e, uint64_t a = 0, uint64_t b = 0);
+// observers_attached reports whether any observer is attached (so an
+// emitter can skip computing arguments).
+bool observers_attached();
 
 // add_observer attaches o; events that start after it returns reach o.
 // Attaching the same observer twice is a fatal error.

@@ -1,0 +1,109 @@
+// central.cpp — central span lists (Go's mcentral): where a P's cache gets
+// a span with free slots and gives back the one it used up.
+//
+// Per span class, four lists under one lock: spans with free slots and
+// full spans, each either swept in this cycle or still unswept (heap_
+// internal.h explains the sweep-generation pairs). cache_span prefers, in
+// order: a swept span with free slots; an unswept span with free slots
+// (sweep it — it can only gain free slots); an unswept full span (sweep it
+// and see); and only then a new span from the page heap. Trying unswept
+// spans first is what keeps the heap from growing while garbage waits to
+// be swept; like Go, it gives up after a budget of spans so one allocation
+// does not sweep a whole class.
+#include "gc/heap_internal.h"
+
+namespace gc::detail {
+
+Central g_central[kNumSpanClasses];
+LargeSpans g_large;
+std::atomic<uint32_t> g_sweepgen{2};
+
+namespace {
+constexpr int kSweepBudgetSpans = 100;  // Go's spanBudget in mcentral.cacheSpan
+}  // namespace
+
+void SpanList::push(Span* s) {
+  s->prev = nullptr;
+  s->next = head;
+  if (head) head->prev = s;
+  head = s;
+  n++;
+}
+
+Span* SpanList::pop() {
+  Span* s = head;
+  if (s) remove(s);
+  return s;
+}
+
+void SpanList::remove(Span* s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = nullptr;
+  n--;
+}
+
+Span* cache_span(int spc) {
+  Central& c = g_central[spc];
+  int budget = kSweepBudgetSpans;
+  std::unique_lock<std::mutex> guard(c.lock);
+  uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
+  if (Span* s = c.partial[swept_index(sg)].pop()) return s;
+  // Unswept spans with free slots: sweeping cannot fill them.
+  while (budget-- > 0) {
+    Span* s = c.partial[unswept_index(sg)].pop();
+    if (!s) break;
+    uint32_t expect = sg - 2;
+    if (!s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) continue;
+    g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
+    g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
+    guard.unlock();
+    sweep_span(s);
+    g_sweeps_active.fetch_sub(1, std::memory_order_release);
+    return s;
+  }
+  // Unswept full spans: sweeping may free some slots.
+  while (budget-- > 0) {
+    Span* s = c.full[unswept_index(sg)].pop();
+    if (!s) break;
+    uint32_t expect = sg - 2;
+    if (!s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) continue;
+    g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
+    g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
+    guard.unlock();
+    sweep_span(s);
+    g_sweeps_active.fetch_sub(1, std::memory_order_release);
+    if (s->alloc_count < s->nelems) return s;
+    guard.lock();
+    c.full[swept_index(sg)].push(s);
+  }
+  guard.unlock();
+  // Nothing to reuse: a fresh span. Sweep a little first (Go's
+  // deductSweepCredit), so that garbage elsewhere is freed before the heap
+  // grows.
+  int sizeclass = span_class_size(spc);
+  size_t npages = kClassToPages[sizeclass];
+  for (size_t swept = 0; swept < npages;) {
+    size_t n = sweep_one();
+    if (n == 0) break;
+    swept += n;
+  }
+  uint32_t size = kClassToSize[sizeclass];
+  return alloc_span(npages, spc, size, static_cast<uint32_t>((npages << kPageShift) / size));
+}
+
+void uncache_span(Span* s) {
+  Central& c = g_central[s->spanclass];
+  std::lock_guard<std::mutex> guard(c.lock);
+  uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
+  s->cached = false;
+  if (s->alloc_count < s->nelems)
+    c.partial[swept_index(sg)].push(s);
+  else
+    c.full[swept_index(sg)].push(s);
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,346 @@
+// heap_internal.h — what the collected heap's files share: spans, the page
+// heap, central span lists, per-P caches, the marker and the sweeper. The
+// one internal header of gc/ (STYLE.md habit 14); nothing outside gc/
+// includes it.
+//
+// The allocator is Go's (malloc.go, mheap.go, mcentral.go, mcache.go):
+//
+//   page heap (page_heap.cpp)   one reserved arena of 8 KiB pages; free page
+//       runs; a page → span table for pointer lookups; a scavenger thread
+//       returns idle pages to the OS with madvise.
+//   span                         a run of pages holding objects of one size
+//       class (or one large object): alloc bits (allocated at the last
+//       sweep), mark bits (found live by the current mark), a free index
+//       and a 64-bit cache of inverted alloc bits for the fast path.
+//   central lists (central.cpp)  per span class (size class × scan/no-scan):
+//       spans with free slots and full spans, each split into swept and
+//       unswept halves by sweep generation, under a per-class lock.
+//   per-P caches (malloc.cpp)    one span per span class for each P. The
+//       fast path takes the next free slot of the cached span with no lock
+//       and no atomic read-modify-write: the goroutine stays on its P until
+//       its next safepoint (runtime/scan.h current_p_index).
+//
+// The collector (collector.cpp, mark.cpp, sweep.cpp) is a non-moving
+// mark-sweep. A cycle stops the world, finishes the previous cycle's
+// sweeping, flushes every P's cache, marks from the roots (goroutine stacks
+// conservatively, Root handles, registered ranges, root scanners) tracing
+// heap objects precisely through their trace(), flips the sweep generation
+// and restarts the world. Spans are then swept lazily — by the allocation
+// that wants a span of their class — and by a background sweeper goroutine.
+//
+// Sweep generations (Go's mspan.sweepgen, with g = g_sweepgen):
+//   span.sweepgen == g - 2   the span needs sweeping
+//   span.sweepgen == g - 1   the span is being swept
+//   span.sweepgen == g       the span is swept and ready
+// g grows by 2 at every mark termination, which turns every swept span into
+// an unswept one without touching it. Central lists come in pairs indexed
+// by (g/2)&1, so the "swept" list of one cycle is the "unswept" list of the
+// next, again without moving a span.
+//
+// Ownership (who may touch a span's allocation state: free index, alloc
+// cache, alloc count, bits): exactly one of — the P whose cache holds it,
+// the central list's lock holder while it sits on a list, the goroutine
+// that took it off a list to sweep it, or the collector with the world
+// stopped. Spans move between owners under the central lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "gc/heap.h"
+#include "gc/hooks.h"
+#include "gc/sizeclasses.h"
+#include "gc/stats.h"
+#include "runtime/base.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define GC_ASAN 1
+#define GC_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define GC_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define GC_ASAN 0
+#define GC_POISON(p, n) ((void)(p), (void)(n))
+#define GC_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace gc::detail {
+
+// GC_THROW prints a fatal heap error and aborts (the runtime's style).
+[[noreturn]] void gc_throw(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+#define GC_THROW(...) ::gc::detail::gc_throw(__VA_ARGS__)
+
+inline constexpr int kNumSpanClasses = kNumSizeClasses * 2;  // × {scan, no-scan}
+inline constexpr uint32_t kMaxObjectsPerSpan = 1024;         // 8 KiB of 8-byte objects
+inline constexpr int kBitmapWords = kMaxObjectsPerSpan / 64;
+inline constexpr int kMaxProcs = 256;                        // per-P caches allocated up front
+
+inline int span_class(int sizeclass, bool noscan) { return sizeclass * 2 + (noscan ? 1 : 0); }
+inline int span_class_size(int spc) { return spc >> 1; }
+inline bool span_class_noscan(int spc) { return spc & 1; }
+
+// Special is a sampled allocation's profiler handle, kept with its span.
+struct Special {
+  uint32_t slot;
+  uint32_t bytes;
+  void* handle;
+};
+
+struct Span {
+  uintptr_t base = 0;          // first byte
+  uintptr_t limit = 0;         // one past the last object (base + nelems*elemsize)
+  size_t npages = 0;
+  uint32_t elemsize = 0;
+  uint32_t nelems = 0;
+  uint32_t div_magic = 0;      // slot = ((addr - base) * div_magic) >> 32 (0 for large)
+  uint8_t spanclass = 0;       // 0/1: large (scan / no-scan)
+  bool noscan = false;
+  bool large = false;
+  bool in_use = false;         // between alloc_span and free_span (heap lock)
+  bool needzero = true;        // pages may hold old data (large spans)
+  bool cached = false;         // held by a P's cache (owner)
+
+  // Allocation state (see "Ownership" above).
+  uint32_t freeindex = 0;      // slots below are allocated
+  uint32_t alloc_count = 0;    // allocated slots
+  uint64_t alloc_cache = 0;    // inverted alloc bits from freeindex's word, shifted to freeindex
+  std::atomic<uint32_t> sweepgen{0};
+  uint64_t alloc_bits[kBitmapWords] = {};  // allocated at the last sweep
+  uint64_t mark_bits[kBitmapWords] = {};   // marked this cycle (atomic or: marker, barrier)
+  // Types of a scan span's objects: while every object has the same type,
+  // uniform_type holds it (0: none allocated yet) and types is null; the
+  // first object of another type makes the span mixed — types[slot] then
+  // holds each object's type (kMixedTypes in uniform_type). Owner writes;
+  // the marker reads with the world stopped.
+  static constexpr uint16_t kMixedTypes = 0xffff;
+  uint16_t uniform_type = 0;
+  uint16_t* types = nullptr;
+  std::vector<Special>* specials = nullptr;  // sampled objects (g_specials_lock)
+
+  Span* next = nullptr;        // central list / free span list links
+  Span* prev = nullptr;
+  int8_t list = -1;            // which central list holds it (debugging)
+
+  // next_free_fast returns the next free slot from the alloc cache, or
+  // kNoSlot when the cache's 64 slots are used up (then next_free_index).
+  static constexpr uint32_t kNoSlot = ~uint32_t{0};
+  uint32_t next_free_fast() {
+    if (alloc_cache == 0) return kNoSlot;
+    uint32_t bit = static_cast<uint32_t>(__builtin_ctzll(alloc_cache));
+    uint32_t result = freeindex + bit;
+    if (result >= nelems) return kNoSlot;
+    uint32_t next = result + 1;
+    if (next % 64 == 0 && next != nelems) return kNoSlot;  // refill the cache first
+    alloc_cache = bit == 63 ? 0 : alloc_cache >> (bit + 1);
+    freeindex = next;
+    alloc_count++;
+    return result;
+  }
+  // next_free_index is the slow half: finds the next free slot at or after
+  // freeindex, refilling alloc_cache; returns nelems when the span is full.
+  uint32_t next_free_index();
+  void refill_alloc_cache(uint32_t whole_word_index);
+  bool is_free(uint32_t slot) const {
+    return slot >= freeindex && !(alloc_bits[slot / 64] >> (slot % 64) & 1);
+  }
+  uint32_t slot_of(uintptr_t addr) const {
+    return large ? 0 : static_cast<uint32_t>((uint64_t{addr - base} * div_magic) >> 32);
+  }
+  uintptr_t slot_addr(uint32_t slot) const { return base + uintptr_t{slot} * elemsize; }
+  bool marked(uint32_t slot) const {
+    return __atomic_load_n(&mark_bits[slot / 64], __ATOMIC_RELAXED) >> (slot % 64) & 1;
+  }
+  // try_mark sets slot's mark bit; false if it was already set.
+  bool try_mark(uint32_t slot) {
+    uint64_t bit = uint64_t{1} << (slot % 64);
+    uint64_t* w = &mark_bits[slot / 64];
+    if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit) return false;
+    return !(__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit);
+  }
+  uint16_t type_of(uint32_t slot) const { return types ? types[slot] : uniform_type; }
+  // set_type records a new object's type (scan spans).
+  void set_type(uint32_t slot, uint16_t type) {
+    if (__builtin_expect(uniform_type == type, 1)) return;
+    if (types) {
+      types[slot] = type;
+      return;
+    }
+    set_type_slow(slot, type);
+  }
+  void set_type_slow(uint32_t slot, uint16_t type);
+};
+
+// ---- page_heap.cpp ----
+
+// The arena: one reservation of address space, grown page-run by page-run.
+struct Arena {
+  uintptr_t base = 0;                // first page
+  uintptr_t end = 0;                 // end of the reservation
+  std::atomic<uintptr_t> used{0};    // end of the pages handed out so far (grows)
+  Span** span_of_page = nullptr;     // page index → in-use span (heap lock to write)
+};
+extern Arena g_arena;
+
+inline Span* span_of(uintptr_t addr) {
+  uintptr_t off = addr - g_arena.base;
+  if (off >= g_arena.used.load(std::memory_order_relaxed) - g_arena.base) return nullptr;
+  return __atomic_load_n(&g_arena.span_of_page[off >> kPageShift], __ATOMIC_ACQUIRE);
+}
+
+// heap_init reserves the arena on first use. Idempotent, thread-safe.
+void heap_init();
+// alloc_span returns a span of npages for spanclass (0/1 = large), from
+// free pages or by growing the arena; it is not on any list. Takes the
+// heap lock.
+Span* alloc_span(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelems);
+// free_span returns a span's pages to the free runs. Heap lock.
+void free_span(Span* s);
+
+struct PageStats {
+  uint64_t sys = 0;       // arena bytes grown
+  uint64_t inuse = 0;     // bytes in in-use spans
+  uint64_t released = 0;  // free bytes returned to the OS
+  uint64_t spans_inuse = 0;
+};
+PageStats page_stats();
+// scavenge_to releases free pages to the OS until retained heap bytes
+// (sys − released) fall to target or max_bytes were released; returns the
+// bytes released. Heap lock.
+uint64_t scavenge(uint64_t target_retained, uint64_t max_bytes);
+void start_scavenger();
+
+// ---- central.cpp ----
+
+struct SpanList {
+  Span* head = nullptr;
+  size_t n = 0;
+  void push(Span* s);
+  Span* pop();
+  void remove(Span* s);
+};
+
+struct Central {
+  std::mutex lock;
+  SpanList partial[2];  // spans with free slots, [swept_index] / [1 - swept_index]
+  SpanList full[2];
+};
+extern Central g_central[kNumSpanClasses];
+extern std::atomic<uint32_t> g_sweepgen;
+inline int swept_index(uint32_t sg) { return (sg >> 1) & 1; }
+inline int unswept_index(uint32_t sg) { return 1 - swept_index(sg); }
+
+// cache_span returns a swept span of spc with at least one free slot,
+// sweeping unswept spans of the class first and growing the heap last.
+Span* cache_span(int spc);
+// uncache_span puts a span a P's cache gave up on its central list.
+void uncache_span(Span* s);
+
+// Large spans, on one pair of lists.
+struct LargeSpans {
+  std::mutex lock;
+  SpanList lists[2];  // [swept_index] / [unswept_index]
+};
+extern LargeSpans g_large;
+
+// ---- sweep.cpp ----
+
+// sweep_span sweeps s, which the caller owns and which is unswept: frees
+// unmarked objects, makes the mark bits the alloc bits, and reports the
+// freed objects. Returns the live object count. Does not free the span.
+uint32_t sweep_span(Span* s);
+// sweep_one sweeps one unswept span from any list (background sweeper,
+// proportional sweep); returns the pages it swept, 0 when none was left.
+size_t sweep_one();
+// finish_sweep sweeps everything still unswept (world stopped).
+void finish_sweep();
+// sweep_pending is the number of unswept spans.
+extern std::atomic<int64_t> g_sweep_pending;
+// g_sweeps_active counts spans claimed for sweeping and not yet filed.
+extern std::atomic<int64_t> g_sweeps_active;
+void start_background_sweeper();
+
+// ---- malloc.cpp ----
+
+struct MCache {
+  Span* alloc[kNumSpanClasses];
+  int64_t next_sample = INT64_MAX;  // bytes until the next profiled allocation
+  uint64_t rand = 0;                // sampling RNG state
+  uint32_t sample_epoch = 0;        // g_sample_epoch when next_sample was drawn
+};
+extern MCache g_caches[kMaxProcs];
+extern Span g_empty_span;  // cached where no span is: its fast path always fails
+// flush_caches returns every P's cached spans to the central lists (world
+// stopped).
+void flush_caches();
+
+// Statistics, updated at refill, uncache, sweep and large alloc/free
+// (atomic; never on the fast path).
+struct HeapCounters {
+  std::atomic<uint64_t> heap_live{0};   // marked at the last cycle + allocated since (pacer)
+  std::atomic<uint64_t> small_mallocs[kNumSizeClasses] = {};
+  std::atomic<uint64_t> small_frees[kNumSizeClasses] = {};
+  std::atomic<uint64_t> large_mallocs{0};
+  std::atomic<uint64_t> large_alloc_bytes{0};
+  std::atomic<uint64_t> large_frees{0};
+  std::atomic<uint64_t> large_free_bytes{0};
+};
+extern HeapCounters g_counters;
+
+// Sampling (hooks.h).
+extern std::atomic<AllocSampleHook> g_alloc_hook;
+extern std::atomic<FreeSampleHook> g_free_hook;
+extern std::atomic<int64_t> g_mem_profile_rate;
+extern std::atomic<uint32_t> g_sample_epoch;
+extern std::mutex g_specials_lock;
+void report_freed_special(const Special& sp);
+
+// Debug: fill freed objects with kFreedFill (GORT_GCCHECK=1 in the environment).
+inline constexpr uint8_t kFreedFill = 0xdb;
+extern bool g_poison_freed;
+
+// ---- mark.cpp ----
+
+const TypeInfo& type_info(uint16_t index);
+struct MarkResult {
+  uint64_t marked_bytes = 0;
+  uint64_t marked_objects = 0;
+  uint64_t stack_bytes = 0;    // stack bytes scanned
+  uint64_t globals_bytes = 0;  // root bytes scanned
+  uint64_t scan_work = 0;      // heap bytes scanned
+};
+// mark_all marks everything reachable from the roots (world stopped).
+MarkResult mark_all();
+// roots.cpp: the root registry, scanned by mark_all.
+void scan_roots(Visitor& v, uint64_t* globals_bytes);
+void roots_gc_start();
+// scan_range_conservative marks every heap object a word of [lo, hi)
+// points into (lo, hi 8-byte aligned).
+void scan_range_conservative(Visitor& v, uintptr_t lo, uintptr_t hi);
+
+// ---- collector.cpp ----
+
+// maybe_start_cycle starts a collection if the heap passed its trigger
+// (the allocation slow path calls it). A safepoint.
+void maybe_start_cycle();
+extern std::atomic<uint64_t> g_trigger;  // heap_live that starts a cycle (cached from the pacer)
+// scavenger_heap_goal is the heap goal the scavenger keeps retained memory
+// near; non_heap_sys_bytes the memory that is not heap (stacks, metadata).
+uint64_t scavenger_heap_goal();
+uint64_t non_heap_sys_bytes();
+
+}  // namespace gc::detail
+
+namespace gc {
+// VisitorAccess lets gc/ build Visitors.
+struct VisitorAccess {
+  static Visitor make(void* marker) {
+    Visitor v;
+    v.marker_ = marker;
+    return v;
+  }
+  static void* marker(Visitor& v) { return v.marker_; }
+};
+}  // namespace gc
