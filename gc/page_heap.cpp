@@ -65,7 +65,8 @@ struct PageHeap {
   std::vector<Span*> free_span_structs;                  // Span records to reuse
   std::once_flag init_once;
 };
-PageHeap heap;
+// Never destroyed: the scavenger thread runs until the process exits.
+PageHeap& heap = *new PageHeap;
 
 void* map_noreserve(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

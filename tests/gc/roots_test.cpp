@@ -1,0 +1,314 @@
+// roots_test — every kind of root keeps an object alive through a forced
+// collection, and the object is freed once the root lets go: a parked
+// goroutine's stack, a callee-saved register of a parked goroutine, a
+// goroutine inside a BlockingSection, an interior pointer, a Root handle in
+// malloc'd memory, a chain of Members.
+//
+// Freed objects are observed through the heap profiler's hooks (hooks.h)
+// with every allocation sampled: each object's handle is a tag, and the
+// free hook records the tags it sees. The goroutine that holds an object is
+// the only code that ever has its address in the clear — the test body
+// gets it XOR-ed with a key — so no stale copy on the test's own stack can
+// keep it alive.
+#define BOOST_TEST_MODULE roots
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "../runtime/test_util.h"
+#include "gc/heap.h"
+#include "gc/hooks.h"
+#include "runtime/chan.h"
+#include "runtime/gort.h"
+
+using namespace gort;
+
+namespace {
+
+constexpr uintptr_t kKey = 0x5a5a'a5a5'1234'5678;
+
+struct Obj {
+  uint64_t words[6];
+  gc::Member<Obj> next;
+  void trace(gc::Visitor& v) const { v.trace(next); }
+};
+
+std::mutex tags_mu;
+std::set<uintptr_t> freed_tags;
+std::atomic<uintptr_t> next_tag{1};
+thread_local uintptr_t last_tag = 0;
+
+void* on_alloc(void*, size_t) {
+  last_tag = next_tag.fetch_add(1);
+  return reinterpret_cast<void*>(last_tag);
+}
+void on_free(void* handle, size_t) {
+  std::lock_guard<std::mutex> g(tags_mu);
+  freed_tags.insert(reinterpret_cast<uintptr_t>(handle));
+}
+bool freed(uintptr_t tag) {
+  std::lock_guard<std::mutex> g(tags_mu);
+  return freed_tags.count(tag) != 0;
+}
+
+// collect_and_sweep runs a forced cycle and finishes its sweep, so every
+// object it found dead has been reported.
+void collect_and_sweep() {
+  gc::collect();
+  gc::detail::sweep_all_for_testing();
+}
+
+// scrub_stack zeroes stack below the caller, so dead frames keep no copy
+// of a pointer the caller no longer holds.
+__attribute__((noinline)) void scrub_stack() {
+  volatile char buf[16384];
+  for (size_t i = 0; i < sizeof(buf); i++) buf[i] = 0;
+}
+
+// new_tagged allocates an Obj (with size `bytes` rounded up by the size
+// class) and returns it XOR kKey, and its tag.
+__attribute__((noinline)) uintptr_t new_tagged(uintptr_t* tag) {
+  Obj* o = gc::make<Obj>();
+  o->words[0] = 42;
+  *tag = last_tag;
+  return reinterpret_cast<uintptr_t>(o) ^ kKey;
+}
+
+struct Enabled {
+  Enabled() {
+    gc::set_alloc_sample_hooks(&on_alloc, &on_free);
+    gc::set_mem_profile_rate(1);
+  }
+};
+
+// in_goroutine runs fn on a goroutine of its own, scrubs its stack, and
+// waits for it to exit, so pointers fn handled leave no copy behind.
+void in_goroutine(const std::function<void()>& fn) {
+  int64_t id = go([&] {
+    fn();
+    scrub_stack();
+  });
+  gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "helper exits");
+}
+
+void with_runtime(const std::function<void()>& body) {
+  run_main([&] {
+    static Enabled enabled;
+    collect_and_sweep();  // every P's cache now draws its next sample afresh
+    body();
+  }, Config{.gomaxprocs = 2});
+}
+
+}  // namespace
+
+extern "C" __attribute__((noinline)) void gort_gc_test_park(uintptr_t chan) {
+  reinterpret_cast<Chan<int>*>(chan)->recv();
+}
+extern "C" __attribute__((noinline)) void gort_gc_test_block(uintptr_t fd) {
+  BlockingSection bs;
+  char c;
+  if (read(static_cast<int>(fd), &c, 1) != 1) abort();
+}
+
+// gort_gc_test_r12_xor(arg, enc, key, fn): r12 = enc ^ key (the pointer,
+// only ever in r12), then fn(arg); r12 is restored for the caller.
+extern "C" void gort_gc_test_r12_xor(uintptr_t arg, uintptr_t enc, uintptr_t key, void (*fn)(uintptr_t));
+asm(R"(
+  .text
+  .globl gort_gc_test_r12_xor
+  .type gort_gc_test_r12_xor, @function
+gort_gc_test_r12_xor:
+  pushq %rbp
+  movq %rsp, %rbp
+  pushq %r12
+  subq $8, %rsp
+  movq %rsi, %r12
+  xorq %rdx, %r12
+  xorq %rsi, %rsi
+  xorq %rdx, %rdx
+  call *%rcx
+  xorq %r12, %r12
+  addq $8, %rsp
+  popq %r12
+  popq %rbp
+  ret
+  .size gort_gc_test_r12_xor, .-gort_gc_test_r12_xor
+)");
+
+BOOST_AUTO_TEST_CASE(an_object_only_on_a_parked_goroutines_stack_survives) {
+  bool kept = false, dropped = false;
+  with_runtime([&] {
+    Chan<int> park;
+    Chan<uintptr_t> tag_ch(1);
+    int64_t id = go([&] {
+      uintptr_t tag;
+      uintptr_t enc = new_tagged(&tag);
+      scrub_stack();
+      Obj* volatile p = reinterpret_cast<Obj*>(enc ^ kKey);
+      tag_ch.send(tag);
+      park.recv();
+      if (p->words[0] != 42) abort();
+      p = nullptr;
+    });
+    uintptr_t tag = tag_ch.recv();
+    gort_test::wait_parked(id, WaitReason::ChanReceive);
+    collect_and_sweep();
+    kept = !freed(tag);
+    park.send(1);
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
+    collect_and_sweep();
+    dropped = freed(tag);
+  });
+  BOOST_TEST(kept);
+  BOOST_TEST(dropped);
+}
+
+BOOST_AUTO_TEST_CASE(an_object_only_in_a_callee_saved_register_survives) {
+  bool kept = false, dropped = false;
+  with_runtime([&] {
+    Chan<int> park;
+    Chan<uintptr_t> tag_ch(1);
+    int64_t id = go([&] {
+      uintptr_t tag;
+      uintptr_t enc = new_tagged(&tag);
+      scrub_stack();
+      tag_ch.send(tag);
+      gort_gc_test_r12_xor(reinterpret_cast<uintptr_t>(&park), enc, kKey, &gort_gc_test_park);
+    });
+    uintptr_t tag = tag_ch.recv();
+    gort_test::wait_parked(id, WaitReason::ChanReceive);
+    collect_and_sweep();
+    kept = !freed(tag);
+    park.send(1);
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
+    collect_and_sweep();
+    dropped = freed(tag);
+  });
+  BOOST_TEST(kept);
+  BOOST_TEST(dropped);
+}
+
+BOOST_AUTO_TEST_CASE(an_object_held_inside_a_blocking_section_survives) {
+  bool kept = false, dropped = false;
+  with_runtime([&] {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    Chan<uintptr_t> tag_ch(1);
+    int64_t id = go([&] {
+      uintptr_t tag;
+      uintptr_t enc = new_tagged(&tag);
+      scrub_stack();
+      tag_ch.send(tag);
+      gort_gc_test_r12_xor(static_cast<uintptr_t>(fds[0]), enc, kKey, &gort_gc_test_block);
+    });
+    uintptr_t tag = tag_ch.recv();
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Syscall; }, "in its section");
+    collect_and_sweep();
+    kept = !freed(tag);
+    char one = 1;
+    if (write(fds[1], &one, 1) != 1) abort();
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
+    collect_and_sweep();
+    dropped = freed(tag);
+    close(fds[0]);
+    close(fds[1]);
+  });
+  BOOST_TEST(kept);
+  BOOST_TEST(dropped);
+}
+
+BOOST_AUTO_TEST_CASE(an_interior_pointer_keeps_its_object) {
+  bool kept = false, dropped = false, intact = false;
+  with_runtime([&] {
+    Chan<int> park;
+    Chan<uintptr_t> tag_ch(1);
+    int64_t id = go([&] {
+      uintptr_t tag;
+      uintptr_t enc = new_tagged(&tag);
+      scrub_stack();
+      char* volatile inner = reinterpret_cast<char*>(enc ^ kKey) + 24;  // inside words[]
+      tag_ch.send(tag);
+      park.recv();
+      intact = reinterpret_cast<Obj*>(inner - 24)->words[0] == 42;
+      inner = nullptr;
+    });
+    uintptr_t tag = tag_ch.recv();
+    gort_test::wait_parked(id, WaitReason::ChanReceive);
+    collect_and_sweep();
+    kept = !freed(tag);
+    park.send(1);
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
+    collect_and_sweep();
+    dropped = freed(tag);
+  });
+  BOOST_TEST(kept);
+  BOOST_TEST(intact);
+  BOOST_TEST(dropped);
+}
+
+namespace {
+struct Holder {
+  gc::Root<Obj> root;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_root_in_malloced_memory_keeps_a_chain_alive) {
+  bool kept = false, second_kept = false, second_dropped = false, dropped = false;
+  with_runtime([&] {
+    auto* holder = new Holder;
+    uintptr_t tag_a = 0, tag_b = 0;
+    int64_t id = go([&] {
+      uintptr_t enc_a = new_tagged(&tag_a);
+      uintptr_t enc_b = new_tagged(&tag_b);
+      Obj* a = reinterpret_cast<Obj*>(enc_a ^ kKey);
+      a->next = reinterpret_cast<Obj*>(enc_b ^ kKey);
+      holder->root = a;
+      a = nullptr;
+      scrub_stack();
+    });
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "maker exits");
+    collect_and_sweep();
+    kept = !freed(tag_a);
+    second_kept = !freed(tag_b);
+    in_goroutine([&] { holder->root->next = nullptr; });
+    collect_and_sweep();
+    second_dropped = freed(tag_b);
+    delete holder;
+    collect_and_sweep();
+    dropped = freed(tag_a);
+  });
+  BOOST_TEST(kept);
+  BOOST_TEST(second_kept);
+  BOOST_TEST(second_dropped);
+  BOOST_TEST(dropped);
+}
+
+BOOST_AUTO_TEST_CASE(large_objects_and_byte_buffers_are_collected) {
+  bool zeroed = true, kept = false, dropped = false;
+  with_runtime([&] {
+    gc::Root<uint8_t> big;
+    uintptr_t tag = 0, small_tag = 0;
+    int64_t id = go([&] {
+      uint8_t* b = gc::alloc_bytes(100'000);
+      tag = last_tag;
+      for (int i = 0; i < 100'000; i++) zeroed = zeroed && b[i] == 0;
+      std::memset(b, 7, 100'000);
+      big = b;
+      gc::alloc_bytes(64);  // unreachable at once
+      small_tag = last_tag;
+      scrub_stack();
+    });
+    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "maker exits");
+    collect_and_sweep();
+    in_goroutine([&] { kept = !freed(tag) && big.get()[99'999] == 7; });
+    big = nullptr;
+    collect_and_sweep();
+    dropped = freed(tag) && freed(small_tag);
+  });
+  BOOST_TEST(zeroed);
+  BOOST_TEST(kept);
+  BOOST_TEST(dropped);
+}
