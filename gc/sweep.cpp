@@ -50,7 +50,10 @@ inline uint64_t valid_mask(uint32_t nelems, int w) { return below_mask(nelems, w
 
 void free_object(Span* s, uint32_t slot) {
   void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
-  if (g_poison_freed) std::memset(obj, kFreedFill, s->elemsize);
+  if (g_poison_freed) {
+    GC_UNPOISON(obj, s->elemsize);  // a large object was unpoisoned only up to its size
+    std::memset(obj, kFreedFill, s->elemsize);
+  }
   GC_POISON(obj, s->elemsize);
 }
 
