@@ -161,9 +161,17 @@ uint64_t count_spans_on_lists() {
   return n + g_large.lists[0].n + g_large.lists[1].n;
 }
 
+// Stack memory, as the runtime counts it. Read on goroutines only (the
+// runtime's statistics are not safe to read from a plain thread while
+// run_main starts or stops); the scavenger thread reads the figure cached
+// at the last cycle or statistics read.
+std::atomic<uint64_t> g_stack_bytes{0};
 uint64_t stack_bytes_in_use() {
+  if (!gort::on_goroutine()) return g_stack_bytes.load(std::memory_order_relaxed);
   gort::SchedStats s = gort::sched_stats();
-  return static_cast<uint64_t>(s.stack_slots) * static_cast<uint64_t>(s.stack_slot_bytes);
+  uint64_t b = static_cast<uint64_t>(s.stack_slots) * static_cast<uint64_t>(s.stack_slot_bytes);
+  g_stack_bytes.store(b, std::memory_order_relaxed);
+  return b;
 }
 
 CycleSummary run_cycle(bool forced) {

@@ -38,6 +38,7 @@ struct GNode {
   uint64_t id;
   uint64_t check;
   uint32_t payload_len;
+  bool shared;  // published: read by every worker, written by none
   gc::Member<GNode> kids[kKids];
   uint64_t kid_ids[kKids];  // the id each kid had when linked: a freed and reused slot shows up
   gc::Member<uint8_t> payload;
@@ -117,7 +118,7 @@ void worker(int seed, int iters, Shared* shared, std::atomic<uint64_t>* checks) 
     GNode* at = root.get();
     for (int d = static_cast<int>(rng() % 6); d > 0; d--) {
       GNode* k = at->kids[rng() % kKids].get();
-      if (!k) break;
+      if (!k || k->shared) break;  // never write a shared node
       at = k;
     }
     uint64_t op = rng() % 100;
@@ -145,6 +146,7 @@ void worker(int seed, int iters, Shared* shared, std::atomic<uint64_t>* checks) 
       // Publish a fresh subgraph, replacing an old one.
       GNode* pub = new_node(rng);
       set_kid(pub, 1, new_node(rng));
+      pub->shared = pub->kids[1]->shared = true;
       std::lock_guard<Mutex> g(shared->mu);
       shared->slots[rng() % shared->slots.size()] = pub;
     } else if (op < 96) {
