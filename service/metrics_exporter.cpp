@@ -38,6 +38,29 @@ void Families::labelled_gauges(std::string name, std::string help, const std::st
   out_.push_back(std::move(f));
 }
 
+void Families::labelled_counters(std::string name, std::string help, const std::string& label_name,
+                                 const std::vector<std::pair<std::string, double>>& samples) {
+  prometheus::MetricFamily f{std::move(name), std::move(help), prometheus::MetricType::Counter, {}};
+  for (const auto& [value, v] : samples) {
+    prometheus::ClientMetric m;
+    m.label.push_back({label_name, value});
+    m.counter.value = v;
+    f.metric.push_back(std::move(m));
+  }
+  out_.push_back(std::move(f));
+}
+
+void Families::summary(std::string name, std::string help, const std::vector<std::pair<double, double>>& quantiles,
+                       uint64_t count, double sum) {
+  prometheus::MetricFamily f{std::move(name), std::move(help), prometheus::MetricType::Summary, {}};
+  prometheus::ClientMetric m;
+  for (const auto& [q, v] : quantiles) m.summary.quantile.push_back({q, v});
+  m.summary.sample_count = count;
+  m.summary.sample_sum = sum;
+  f.metric.push_back(std::move(m));
+  out_.push_back(std::move(f));
+}
+
 void Families::histogram(std::string name, std::string help, const std::vector<double>& bounds,
                          const std::vector<uint64_t>& counts, double sum) {
   prometheus::MetricFamily f{std::move(name), std::move(help), prometheus::MetricType::Histogram, {}};

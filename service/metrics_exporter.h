@@ -27,6 +27,12 @@ class Families final {
   // labelled_gauges adds one gauge family with a sample per (label value, v).
   void labelled_gauges(std::string name, std::string help, const std::string& label_name,
                        const std::vector<std::pair<std::string, double>>& samples);
+  // labelled_counters adds one counter family with a sample per (label value, v).
+  void labelled_counters(std::string name, std::string help, const std::string& label_name,
+                         const std::vector<std::pair<std::string, double>>& samples);
+  // summary adds a summary from (quantile, value) pairs, a count and a sum.
+  void summary(std::string name, std::string help, const std::vector<std::pair<double, double>>& quantiles,
+               uint64_t count, double sum);
   // histogram adds a histogram from per-bucket (non-cumulative) counts;
   // counts has bounds.size() + 1 entries, the last one for +Inf.
   void histogram(std::string name, std::string help, const std::vector<double>& bounds,
