@@ -1,7 +1,7 @@
 // handlers.h — gortd's endpoints, registered into a Router by group.
 //
-//   workloads.cpp        /  /work  /sleep  /error  and, until the collected
-//                        heap exists, the 501 stand-ins /alloc /mixed /gc
+//   workloads.cpp        /  /work  /alloc  /sleep  /mixed  /error
+//   gc_control.cpp       /gc (GOGC, GOMEMLIMIT, forced collection)
 //   demos.cpp            /leak (goroutine leak)  /contend (Mutex contention)
 //   observe_handlers.cpp /metrics  /debug/vars  and, until the profilers
 //                        exist, the 501 stand-ins /debug/pprof/*
@@ -40,8 +40,5 @@ void add_debug_routes(Router& r, const DebugInfo& info);
 // add_index_route adds "/", listing every route of r registered before it
 // and the note line (e.g. where the debug endpoints went).
 void add_index_route(Router& r, std::string note);
-
-// The reply of endpoints that need the collected heap, until it exists.
-inline constexpr const char* kNeedsHeap = "needs the collected heap (not built yet)";
 
 }  // namespace gortd

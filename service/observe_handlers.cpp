@@ -1,9 +1,12 @@
 // observe_handlers.cpp — /metrics, /debug/vars, and the /debug/pprof/*
 // stand-ins (501 with a one-line reason until the profilers exist).
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <memory>
 #include <string>
 
+#include "gc/stats.h"
 #include "runtime/gort.h"
 #include "service/conn_tracker.h"
 #include "service/handlers.h"
@@ -35,6 +38,71 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
+// json_float formats v as Go's encoding/json does a float64: the shortest
+// representation that round-trips, in 'f' form unless the exponent is small
+// or large (|v| < 1e-6 or >= 1e21), then 'e' with a one-digit exponent
+// written without padding (1e-7, not 1e-07).
+std::string json_float(double v) {
+  char buf[64];
+  double a = v < 0 ? -v : v;
+  bool exp = a != 0 && (a < 1e-6 || a >= 1e21);
+  auto r = std::to_chars(buf, buf + sizeof buf, v, exp ? std::chars_format::scientific : std::chars_format::fixed);
+  std::string s(buf, r.ptr);
+  size_t n = s.size();
+  if (exp && n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') s.erase(n - 2, 1);
+  return s;
+}
+
+// memstats_json renders runtime.MemStats as expvar's "memstats" does
+// (json.Marshal: Go's field names in declaration order, no spaces).
+std::string memstats_json() {
+  auto ms = std::make_unique<gc::MemStats>();  // 5 KiB: off the goroutine stack
+  gc::read_mem_stats(ms.get());
+  std::string o = "{";
+  auto u = [&o](const char* k, uint64_t v) { o += std::string("\"") + k + "\":" + std::to_string(v) + ","; };
+  u("Alloc", ms->alloc);
+  u("TotalAlloc", ms->total_alloc);
+  u("Sys", ms->sys);
+  u("Lookups", ms->lookups);
+  u("Mallocs", ms->mallocs);
+  u("Frees", ms->frees);
+  u("HeapAlloc", ms->heap_alloc);
+  u("HeapSys", ms->heap_sys);
+  u("HeapIdle", ms->heap_idle);
+  u("HeapInuse", ms->heap_inuse);
+  u("HeapReleased", ms->heap_released);
+  u("HeapObjects", ms->heap_objects);
+  u("StackInuse", ms->stack_inuse);
+  u("StackSys", ms->stack_sys);
+  u("MSpanInuse", ms->mspan_inuse);
+  u("MSpanSys", ms->mspan_sys);
+  u("MCacheInuse", ms->mcache_inuse);
+  u("MCacheSys", ms->mcache_sys);
+  u("BuckHashSys", ms->buck_hash_sys);
+  u("GCSys", ms->gc_sys);
+  u("OtherSys", ms->other_sys);
+  u("NextGC", ms->next_gc);
+  u("LastGC", ms->last_gc);
+  u("PauseTotalNs", ms->pause_total_ns);
+  for (auto [name, arr] : {std::pair{"PauseNs", ms->pause_ns}, std::pair{"PauseEnd", ms->pause_end}}) {
+    o += std::string("\"") + name + "\":[";
+    for (int i = 0; i < 256; i++) o += (i ? "," : "") + std::to_string(arr[i]);
+    o += "],";
+  }
+  u("NumGC", ms->num_gc);
+  u("NumForcedGC", ms->num_forced_gc);
+  o += "\"GCCPUFraction\":" + json_float(ms->gc_cpu_fraction) + ",";
+  o += std::string("\"EnableGC\":") + (ms->enable_gc ? "true" : "false") + ",";
+  o += std::string("\"DebugGC\":") + (ms->debug_gc ? "true" : "false") + ",";
+  o += "\"BySize\":[";
+  for (size_t i = 0; i < std::size(ms->by_size); i++) {
+    const auto& b = ms->by_size[i];
+    o += (i ? ",{" : "{") + std::string("\"Size\":") + std::to_string(b.size) + ",\"Mallocs\":" +
+         std::to_string(b.mallocs) + ",\"Frees\":" + std::to_string(b.frees) + "}";
+  }
+  return o + "]}";
+}
+
 // debug_vars renders expvar-style JSON: top-level keys sorted as expvar
 // sorts them, one per line.
 std::string debug_vars(const DebugInfo& info) {
@@ -58,7 +126,8 @@ std::string debug_vars(const DebugInfo& info) {
                       field("netpoll_polls", s.netpoll_polls) + "}";
   std::string http = "{" + field("open_connections", info.tracker ? info.tracker->open() : 0) + ", " +
                      field("refusing_connections", info.tracker ? info.tracker->refusing() : 0) + "}";
-  return "{\n\"cmdline\": " + cmdline + ",\n\"gort\": " + sched + ",\n\"http\": " + http + "\n}\n";
+  return "{\n\"cmdline\": " + cmdline + ",\n\"gort\": " + sched + ",\n\"http\": " + http +
+         ",\n\"memstats\": " + memstats_json() + "\n}\n";
 }
 
 }  // namespace
@@ -67,14 +136,14 @@ void add_metrics_route(Router& r, const MetricsExporter& exporter) {
   r.add("/metrics", {http::verb::get}, [&exporter](const Request&, Response& res) {
      res.content_type = kMetricsContentType;
      res.body = exporter.render();
-   }).describe("/metrics", "Prometheus metrics (RED, go_*, process_*, gort_sched_*)");
+   }).describe("/metrics", "Prometheus metrics (RED, go_*, go_memstats_*, process_*, gort_sched_*, gort_gc_*)");
 }
 
 void add_debug_routes(Router& r, const DebugInfo& info) {
   r.add("/debug/vars", {http::verb::get}, [&info](const Request&, Response& res) {
      res.content_type = kJson;
      res.body = debug_vars(info);
-   }, true).describe("/debug/vars", "expvar-style JSON: cmdline, scheduler counters");
+   }, true).describe("/debug/vars", "expvar-style JSON: cmdline, memstats, scheduler counters");
   auto not_built = [](const Request&, Response& res) { res.error(501, kNeedsProfilers); };
   r.add("/debug/pprof/", {http::verb::get}, not_built, true)
       .describe("/debug/pprof/", "profiles and execution trace (501: profilers not built yet)");

@@ -20,8 +20,14 @@ namespace {
 const char* const kEnvironmentHelp =
     "Environment (read at start, Go's meanings; flags win):\n"
     "  GOMAXPROCS=N               number of Ps (default: the CPUs we may run on)\n"
+    "  GOGC=N|off                 collect when the heap grows N% over the live heap\n"
+    "                             (default 100; off disables; /gc?set=V changes it)\n"
+    "  GOMEMLIMIT=BYTES|off       soft memory limit, with optional B/KiB/MiB/GiB/TiB\n"
+    "                             suffix (default off; malformed: exit 2; /gc?memlimit=L)\n"
     "  GODEBUG=schedtrace=MS      print a SCHED line every MS ms (add scheddetail=1 for\n"
     "                             per-P/M/G detail)\n"
+    "  GODEBUG=gctrace=1          print a gc line per collection to stderr (Go 1.19's\n"
+    "                             format); settings combine: GODEBUG=gctrace=1,schedtrace=1000\n"
     "  GORT_STACK_KB=K            goroutine stack slot size (default 256)\n";
 
 // duration_flag parses a Go duration flag value into *ns.
@@ -61,7 +67,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     ("max-conns", po::value<int64_t>()->default_value(o.limits.max_conns), "connection cap; connections beyond it are answered 503")
     ("block-profile-rate", po::value<int64_t>()->default_value(0), "block profile: sample one blocking event per NS ns blocked (0 = off; used once the profilers exist)")
     ("mutex-profile-fraction", po::value<int64_t>()->default_value(0), "mutex profile: sample 1/N contention events (0 = off; used once the profilers exist)")
-    ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated (0 = off; used once the heap exists)");
+    ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated on average (0 = off; Go's runtime.MemProfileRate)");
   // clang-format on
 
   po::variables_map vm;
@@ -106,6 +112,15 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   if (ok && (o.block_profile_rate_ns < 0 || o.mutex_profile_fraction < 0 || o.mem_profile_rate_bytes < 0)) {
     std::fprintf(stderr, "gortd: profile rates must be >= 0\n");
     ok = false;
+  }
+  if (ok) {
+    std::string err;
+    if (auto env = read_gc_environment(&err)) {
+      o.gc = *env;
+    } else {
+      std::fprintf(stderr, "gortd: %s\n", err.c_str());
+      ok = false;
+    }
   }
   if (!ok) {
     *exit_code = 2;

@@ -1,7 +1,8 @@
 // options.h — gortd's command line (Boost.Program_options) and listen
 // addresses. Flags override the environment, which the runtime reads itself
-// at start (GOMAXPROCS, GODEBUG=schedtrace=MS,scheddetail=1; GOGC and
-// GOMEMLIMIT arrive with the collected heap). `gortd --help` lists all.
+// at start (GOMAXPROCS, GODEBUG=schedtrace=MS,scheddetail=1); the
+// collector's knobs (GOGC, GOMEMLIMIT, GODEBUG=gctrace=1) are read here and
+// applied by the server (gc_control.h). `gortd --help` lists all.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "service/gc_control.h"
 #include "service/serve_context.h"
 
 namespace gortd {
@@ -22,16 +24,18 @@ struct Options {
   int64_t stats_interval_ns = 0;   // 0: no periodic stats line
   int64_t shutdown_timeout_ns = 10'000'000'000;  // SIGINT/SIGTERM wait for in-flight requests
   ServeLimits limits;
-  // Profiling rates (Go's runtime.SetBlockProfileRate etc.), taken now and
-  // used once the profilers exist.
+  // Profiling rates (Go's runtime.SetBlockProfileRate etc.); block and
+  // mutex are used once the profilers exist, the memory rate goes to the
+  // heap (gc::set_mem_profile_rate).
   int64_t block_profile_rate_ns = 0;
   int64_t mutex_profile_fraction = 0;
   int64_t mem_profile_rate_bytes = 512 * 1024;
+  GcEnvironment gc;                  // $GOGC, $GOMEMLIMIT, $GODEBUG=gctrace
   std::vector<std::string> cmdline;  // argv, for /debug/vars
 };
 
 // parse_options parses argv. When the program should stop instead of
-// serving (--help: 0, a bad flag: 2) it prints the reason and returns
+// serving (--help: 0, a bad flag or a malformed $GOMEMLIMIT: 2) it prints the reason and returns
 // nullopt with *exit_code set.
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
 

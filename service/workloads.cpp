@@ -1,11 +1,12 @@
 // workloads.cpp — the load-generating endpoints of SPEC.md: /work (CPU),
-// /sleep (timer park), /error (error rates), the index page, and the heap
-// endpoints' stand-ins (/alloc, /mixed, /gc validate their parameters and
-// answer 501 until the collected heap exists).
+// /alloc (collected heap; its heap code is alloc_workload.cpp), /sleep
+// (timer park), /mixed (the three in turn), /error (error rates), and the
+// index page.
 #include <algorithm>
 #include <string>
 
 #include "runtime/gort.h"
+#include "service/alloc_workload.h"
 #include "service/handlers.h"
 #include "service/params.h"
 #include "service/runtime_metrics.h"
@@ -44,15 +45,25 @@ double uniform01() {
 }
 
 struct AllocParams {
-  int64_t kb, size, keep;
+  int64_t kb, size, keep, pool;
 };
 
+// read_alloc_params reads /alloc's parameters in the Go peer's order (so the
+// first bad one is the one both name).
 AllocParams read_alloc_params(ParamReader& p) {
   AllocParams a;
   a.kb = p.integer("kb", 1024, 0, 1048576);
   a.size = p.integer("size", 64, 8, 1048576);
   a.keep = p.integer("keep", 0, 0, 4096);
+  a.pool = p.integer("pool", 0, 0, 1);
   return a;
+}
+
+// alloc_line runs /alloc and returns its reply line.
+std::string alloc_line(const AllocParams& a) {
+  AllocResult r = run_alloc(a.kb, a.size, a.keep, a.pool == 1);
+  return "alloc objects=" + std::to_string(r.objects) + " bytes=" + std::to_string(r.bytes) +
+         " sum=" + std::to_string(r.sum) + "\n";
 }
 
 void handle_work(const Request& req, Response& res) {
@@ -81,38 +92,21 @@ void handle_error(const Request& req, Response& res) {
 
 void handle_alloc(const Request& req, Response& res) {
   ParamReader p(req.query);
-  read_alloc_params(p);
+  AllocParams a = read_alloc_params(p);
   if (!p.ok()) return res.error(400, p.error());
-  res.error(501, kNeedsHeap);
+  res.text(alloc_line(a));
 }
 
 void handle_mixed(const Request& req, Response& res) {
   ParamReader p(req.query);
-  p.integer("n", 1000000, 0, 10000000000);
-  read_alloc_params(p);
-  p.integer("ms", 100, 0, 600000);
+  int64_t n = p.integer("n", 1000000, 0, 10000000000);
+  AllocParams a = read_alloc_params(p);
+  int64_t ms = p.integer("ms", 100, 0, 600000);
   if (!p.ok()) return res.error(400, p.error());
-  // The alloc step needs the collected heap; doing only /work and /sleep
-  // would pass off a different workload under the same name.
-  res.error(501, kNeedsHeap);
-}
-
-void handle_gc(const Request& req, Response& res) {
-  ParamReader p(req.query);
-  std::string_view set = p.raw("set"), memlimit = p.raw("memlimit"), run = p.raw("run");
-  if (!set.empty() && set != "off") {
-    int64_t v = -1;
-    bool digits = std::all_of(set.begin(), set.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (digits && set.size() <= 10) v = std::stoll(std::string(set));
-    if (v < 0 || v > INT32_MAX)
-      p.fail("bad parameter set=" + go_quote(set) + ": must be an integer >= 0 or off");
-  }
-  if (!memlimit.empty() && !parse_byte_count(memlimit))
-    p.fail("bad parameter memlimit=" + go_quote(memlimit) +
-           ": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off");
-  if (!run.empty() && run != "1") p.fail("bad parameter run=" + go_quote(run) + ": must be 1");
-  if (!p.ok()) return res.error(400, p.error());
-  res.error(501, kNeedsHeap);
+  std::string body = "work n=" + std::to_string(n) + " result=" + std::to_string(xorshift_rounds(n)) + "\n";
+  body += alloc_line(a);
+  gort::sleep_ms(ms);
+  res.text(body + "slept ms=" + std::to_string(ms) + "\n");
 }
 
 }  // namespace
@@ -122,17 +116,13 @@ void add_workload_routes(Router& r) {
   r.add("/work", {V::get}, handle_work)
       .describe("/work?n=N", "CPU: N rounds of xorshift64 (default 1000000, max 1e10)");
   r.add("/alloc", {V::get}, handle_alloc)
-      .describe("/alloc?kb=K&size=S&keep=R", "GC heap: a linked list of K KiB in S-byte nodes (501: heap not built yet)");
+      .describe("/alloc?kb=K&size=S&keep=R&pool=P",
+                "GC heap: a linked list of K KiB in S-byte nodes (default 1024, 64); keep R lists; pool=1 reuses nodes");
   r.add("/sleep", {V::get}, handle_sleep).describe("/sleep?ms=M", "park on a timer for M ms (default 100)");
   r.add("/mixed", {V::get}, handle_mixed)
-      .describe("/mixed?n=&kb=&ms=", "/work, /alloc, /sleep in turn (501: heap not built yet)");
+      .describe("/mixed?n=&kb=&ms=", "/work, /alloc, /sleep in turn");
   r.add("/error", {V::get}, handle_error)
       .describe("/error?code=C&p=P", "answer status C (default 500) with probability P (default 1)");
-}
-
-void add_gc_route(Router& r) {
-  r.add("/gc", {http::verb::get}, handle_gc, true)
-      .describe("/gc?set=V|run=1|memlimit=L", "GOGC, forced collection, memory limit (501: heap not built yet)");
 }
 
 void add_index_route(Router& r, std::string note) {

@@ -1,0 +1,140 @@
+// gc_control.cpp — GOGC/GOMEMLIMIT/GODEBUG=gctrace at start and the /gc
+// endpoint (see gc_control.h). Reply texts are the Go peer's handleGC:
+//
+//   GET /gc              GOGC=100 GOMEMLIMIT=off
+//   GET /gc?set=200      GOGC set to 200 (previous 100)
+//   GET /gc?memlimit=L   GOMEMLIMIT set to 104857600 (previous off)
+//   GET /gc?run=1        gc 7 forced: 1.234ms wall, pause 310µs, heap 5120->1024 KB, goal 4096 KB
+//
+// Several parameters in one request are all validated first, then applied
+// in the order set, memlimit, run, one line each.
+#include "service/gc_control.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
+#include "gc/heap.h"
+#include "gc/stats.h"
+#include "service/duration.h"
+#include "service/handlers.h"
+#include "service/params.h"
+
+namespace gortd {
+
+namespace {
+
+// godebug_value returns the value of key=VALUE in $GODEBUG's
+// comma-separated settings (the last one wins, as in Go), or nullopt.
+std::optional<std::string> godebug_value(std::string_view key) {
+  const char* env = std::getenv("GODEBUG");
+  if (env == nullptr) return std::nullopt;
+  std::string_view s(env);
+  std::optional<std::string> found;
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=')
+      found = std::string(item.substr(key.size() + 1));
+  }
+  return found;
+}
+
+// go_atoi32 parses an optionally '-'-signed decimal int32 as Go's runtime
+// atoi32 (no '+', no spaces).
+std::optional<int64_t> go_atoi32(std::string_view s) {
+  bool neg = !s.empty() && s[0] == '-';
+  if (neg) s.remove_prefix(1);
+  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  int64_t v = std::stoll(std::string(s));
+  if (neg) v = -v;
+  if (v < INT32_MIN || v > INT32_MAX) return std::nullopt;
+  return v;
+}
+
+// parse_gogc_param reads /gc?set=V: an integer in [0, 2^31) or "off" (-1).
+std::optional<int64_t> parse_gogc_param(std::string_view s) {
+  if (s == "off") return -1;
+  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  int64_t v = std::stoll(std::string(s));
+  if (v > INT32_MAX) return std::nullopt;
+  return v;
+}
+
+// cycle_line is the /gc?run=1 reply for the forced cycle c.
+std::string cycle_line(const gc::CycleSummary& c) {
+  return "gc " + std::to_string(c.num) + " forced: " + format_go_duration(c.wall_ns) + " wall, pause " +
+         format_go_duration(c.pause_ns) + ", heap " + std::to_string(c.heap_start >> 10) + "->" +
+         std::to_string(c.heap_marked >> 10) + " KB, goal " + std::to_string(c.next_goal >> 10) + " KB\n";
+}
+
+void handle_gc(const Request& req, Response& res) {
+  ParamReader p(req.query);
+  std::string_view set = p.raw("set"), memlimit = p.raw("memlimit"), run = p.raw("run");
+  std::optional<int64_t> new_gogc, new_limit;
+  if (!set.empty() && !(new_gogc = parse_gogc_param(set)))
+    p.fail("bad parameter set=" + go_quote(set) + ": must be an integer >= 0 or off");
+  if (!memlimit.empty() && !(new_limit = parse_byte_count(memlimit)))
+    p.fail("bad parameter memlimit=" + go_quote(memlimit) +
+           ": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off");
+  if (!run.empty() && run != "1") p.fail("bad parameter run=" + go_quote(run) + ": must be 1");
+  if (!p.ok()) return res.error(400, p.error());
+
+  std::string body;
+  if (new_gogc) {
+    int prev = gc::set_gogc(static_cast<int>(*new_gogc));
+    body += "GOGC set to " + gogc_string(*new_gogc) + " (previous " + gogc_string(prev) + ")\n";
+  }
+  if (new_limit) {
+    int64_t prev = gc::set_memory_limit(*new_limit);
+    body += "GOMEMLIMIT set to " + memory_limit_string(*new_limit) + " (previous " + memory_limit_string(prev) + ")\n";
+  }
+  if (run == "1") body += cycle_line(gc::collect());
+  if (body.empty()) body = "GOGC=" + gogc_string(gc::gogc()) + " GOMEMLIMIT=" + memory_limit_string(gc::memory_limit()) + "\n";
+  res.text(std::move(body));
+}
+
+}  // namespace
+
+std::optional<GcEnvironment> read_gc_environment(std::string* err) {
+  GcEnvironment env;
+  if (const char* v = std::getenv("GOGC")) {
+    std::string_view s(v);
+    if (s == "off") {
+      env.gogc = -1;
+    } else if (auto n = go_atoi32(s)) {
+      env.gogc = *n < 0 ? -1 : static_cast<int>(*n);
+    }
+  }
+  if (const char* v = std::getenv("GOMEMLIMIT"); v != nullptr && *v != 0) {
+    auto n = parse_byte_count(v);
+    if (!n) {
+      *err = "malformed GOMEMLIMIT=" + go_quote(v) +
+             ": want bytes with optional B/KiB/MiB/GiB/TiB suffix, or off (see go doc runtime/debug.SetMemoryLimit)";
+      return std::nullopt;
+    }
+    env.memory_limit = *n;
+  }
+  if (auto t = godebug_value("gctrace")) env.gctrace = std::atoll(t->c_str()) > 0;
+  return env;
+}
+
+void apply_gc_environment(const GcEnvironment& env) {
+  gc::set_gogc(env.gogc);
+  gc::set_memory_limit(env.memory_limit);
+  gc::set_gctrace(env.gctrace);
+}
+
+std::string gogc_string(int64_t gogc) { return gogc < 0 ? "off" : std::to_string(gogc); }
+
+std::string memory_limit_string(int64_t bytes) { return bytes == gc::kNoMemoryLimit ? "off" : std::to_string(bytes); }
+
+void add_gc_route(Router& r) {
+  r.add("/gc", {http::verb::get}, handle_gc, true)
+      .describe("/gc?set=V|run=1|memlimit=L", "GOGC, forced collection (with its summary), soft memory limit");
+}
+
+}  // namespace gortd
