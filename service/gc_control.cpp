@@ -54,13 +54,18 @@ std::optional<int64_t> go_atoi32(std::string_view s) {
   return v;
 }
 
-// parse_gogc_param reads /gc?set=V: an integer in [0, 2^31) or "off" (-1).
+// parse_gogc_param reads /gc?set=V as the Go peer does: "off" (-1), or
+// strconv.ParseInt(V, 10, 32) (an optional sign, digits, int32 range) that
+// is not negative.
 std::optional<int64_t> parse_gogc_param(std::string_view s) {
   if (s == "off") return -1;
-  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
+  bool neg = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  s.remove_prefix(std::min(s.find_first_not_of('0'), s.size() - 1));  // leading zeros do not count toward the range
+  if (s.size() > 10) return std::nullopt;
   int64_t v = std::stoll(std::string(s));
-  if (v > INT32_MAX) return std::nullopt;
+  if (v > INT32_MAX || (neg && v != 0)) return std::nullopt;
   return v;
 }
 
