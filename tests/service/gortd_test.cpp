@@ -125,14 +125,8 @@ BOOST_AUTO_TEST_CASE(contend_reports_go_duration) {
   BOOST_TEST(std::regex_match(get(g.port(), "/contend").body, std::regex(R"(contend g=8 n=1000 elapsed=\S+\n)")));
 }
 
-BOOST_AUTO_TEST_CASE(heap_and_profile_endpoints_answer_501) {
+BOOST_AUTO_TEST_CASE(profile_endpoints_answer_501) {
   Gortd g;
-  for (const char* p : {"/alloc", "/alloc?kb=1&size=64", "/mixed", "/mixed?n=1&kb=1&ms=1", "/gc", "/gc?set=200",
-                        "/gc?run=1", "/gc?memlimit=100MiB"}) {
-    Reply r = get(g.port(), p);
-    BOOST_TEST(r.status == 501, p);
-    BOOST_TEST(r.body == "needs the collected heap (not built yet)\n", p);
-  }
   for (const char* p : {"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace"}) {
     Reply r = get(g.port(), p);
     BOOST_TEST(r.status == 501, p);
@@ -149,6 +143,7 @@ BOOST_AUTO_TEST_CASE(debug_vars_is_json_with_cmdline) {
   BOOST_TEST(r.body.find("\"--stats-interval\", \"0\"") != std::string::npos);
   BOOST_TEST(r.body.find("\"goroutines\": ") != std::string::npos);
   BOOST_TEST(r.body.find("\"gomaxprocs\": ") != std::string::npos);
+  BOOST_TEST(r.body.find("\n\"memstats\": {\"Alloc\":") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_parameters_answer_400_with_the_reason) {
@@ -171,6 +166,13 @@ BOOST_AUTO_TEST_CASE(bad_parameters_answer_400_with_the_reason) {
       {"/alloc?size=7", "bad parameter size=7: out of range [8, 1048576]"},
       {"/alloc?kb=1048577", "bad parameter kb=1048577: out of range [0, 1048576]"},
       {"/alloc?keep=4097", "bad parameter keep=4097: out of range [0, 4096]"},
+      {"/alloc?pool=2", "bad parameter pool=2: out of range [0, 1]"},
+      {"/alloc?kb=abc", "bad parameter kb=\"abc\": not an integer"},
+      {"/mixed?size=x", "bad parameter size=\"x\": not an integer"},
+      {"/gc?set=1.5", "bad parameter set=\"1.5\": must be an integer >= 0 or off"},
+      {"/gc?set=2147483648", "bad parameter set=\"2147483648\": must be an integer >= 0 or off"},
+      {"/gc?memlimit=-5", "bad parameter memlimit=\"-5\": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off"},
+      {"/gc?memlimit=5KB", "bad parameter memlimit=\"5KB\": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off"},
       {"/mixed?ms=-5", "bad parameter ms=-5: out of range [0, 600000]"},
       {"/gc?set=-1", "bad parameter set=\"-1\": must be an integer >= 0 or off"},
       {"/gc?memlimit=12XB", "bad parameter memlimit=\"12XB\": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off"},
@@ -392,7 +394,7 @@ BOOST_AUTO_TEST_CASE(debug_addr_moves_debug_routes) {
   BOOST_TEST(get(g.port(), "/gc").status == 404);
   BOOST_TEST(get(g.port(), "/debug/pprof/").status == 404);
   BOOST_TEST(get(g.debug_port(), "/debug/vars").status == 200);
-  BOOST_TEST(get(g.debug_port(), "/gc").status == 501);
+  BOOST_TEST(get(g.debug_port(), "/gc").body == "GOGC=100 GOMEMLIMIT=off\n");
   BOOST_TEST(get(g.debug_port(), "/work?n=1").status == 404);
   BOOST_TEST(get(g.port(), "/work?n=1").status == 200);
   BOOST_TEST(get(g.port(), "/metrics").status == 200);
@@ -594,7 +596,8 @@ BOOST_AUTO_TEST_CASE(flags_help_and_errors) {
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   BOOST_TEST(pclose(p) == 0);
   for (const char* f : {"--addr", "--debug-addr", "--debug-auth", "--stats-interval", "--read-timeout",
-                        "--max-conns", "--shutdown-timeout", "GOMAXPROCS", "GODEBUG"})
+                        "--max-conns", "--shutdown-timeout", "--mem-profile-rate", "GOMAXPROCS", "GOGC",
+                        "GOMEMLIMIT", "GODEBUG=schedtrace", "GODEBUG=gctrace"})
     BOOST_TEST(out.find(f) != std::string::npos, f);
   BOOST_TEST(WEXITSTATUS(system(GORTD_PATH " --no-such-flag 2>/dev/null")) == 2);
   BOOST_TEST(WEXITSTATUS(system(GORTD_PATH " --read-timeout 5 2>/dev/null")) == 2);
