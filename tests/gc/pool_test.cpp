@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "gc/heap.h"
@@ -52,8 +53,9 @@ bool intact(const Item* it) {
   return true;
 }
 
-// churn allocates about bytes of garbage, so that a collection that missed
-// the pool's objects would hand their memory to someone else.
+// churn allocates about bytes of garbage after a collection, so that if the
+// collection had missed the pool's objects (freed their slots), the churn
+// would reuse and overwrite them.
 void churn(size_t bytes) {
   for (size_t done = 0; done < bytes; done += 256) {
     uint8_t* b = gc::alloc_bytes(256);
@@ -112,6 +114,8 @@ BOOST_AUTO_TEST_CASE(new_fills_an_empty_pool) {
 
 BOOST_AUTO_TEST_CASE(objects_survive_one_collection_and_go_after_two) {
   run([] {
+    // Only the collections below: churn must not start one of its own.
+    const int gogc = gc::set_gogc(-1);
     gc::Pool<Item> pool;
     std::vector<uintptr_t> addrs;  // hidden from the conservative scan
     for (uint64_t i = 0; i < 64; i++) {
@@ -142,6 +146,7 @@ BOOST_AUTO_TEST_CASE(objects_survive_one_collection_and_go_after_two) {
     pool.put(late);
     gc::collect();
     BOOST_TEST(pool.get() == late);
+    gc::set_gogc(gogc);
   });
 }
 
@@ -156,20 +161,21 @@ BOOST_AUTO_TEST_CASE(concurrent_put_get_while_collecting) {
         for (int w = 0; w < kWorkers; w++) {
           wg.add(1);
           gort::go([&] {
-            std::vector<Item*> mine;
+            // On the goroutine's stack, where the collector looks (a
+            // std::vector's buffer would be invisible to it).
+            Item* mine[4];
             for (int r = 0; r < kRounds; r++) {
               // Take a few, check them, put them back (or fresh ones), so
               // objects move between Ps' private slots and shared lists.
-              for (int k = 0; k < 4; k++) {
+              for (Item*& slot : mine) {
                 Item* it = pool.get();
                 if (!it) it = new_item(next_id.fetch_add(1));
                 if (!intact(it)) damaged++;
                 gets++;
-                mine.push_back(it);
+                slot = it;
               }
               churn(512);
-              for (Item* it : mine) pool.put(it);
-              mine.clear();
+              for (Item*& slot : mine) pool.put(std::exchange(slot, nullptr));
               if (r % 64 == 0) gort::yield();
             }
             done++;
