@@ -90,6 +90,7 @@ void spawn_main(std::function<void()>& fn) {
 void shutdown(M* m0) {
   sysmon_stop();
   wake_all_for_exit();
+  newm_barrier();  // no M is half-created now, and none will be
   std::vector<M*> ms;
   {
     std::lock_guard<std::mutex> l(sched.lock);

@@ -41,9 +41,22 @@ M* mget() {  // (L)
 
 void mstart(M* m);
 
-// newm creates an M that will start with P p (spinning if asked). The
-// creating stack is recorded for the threadcreate profile.
+// newm_lock serializes M creation with shutdown: run_main's shutdown sets
+// sched.exiting, then takes this lock once (newm_barrier) before it lists
+// the Ms to join, so no M is half-created (on allm, thread not yet started)
+// when it looks, and none is created after.
+std::mutex newm_lock;
+
+// newm creates an M that will start with P p (spinning if asked), unless
+// the runtime is exiting. The creating stack is recorded for the
+// threadcreate profile. Takes newm_lock, then sched.lock (allocm).
 void newm(P* p, bool spinning) {
+  std::lock_guard<std::mutex> creating(newm_lock);
+  if (sched.exiting.load()) {
+    // main has returned: the goroutine that wanted this M is discarded.
+    if (spinning) sched.nmspinning.fetch_sub(1);
+    return;
+  }
   M* m = allocm();
   m->nextp = p;
   m->spinning = spinning;
@@ -204,6 +217,8 @@ bool stopm(M* m) {
   m->nextp = nullptr;
   return true;
 }
+
+void newm_barrier() { std::lock_guard<std::mutex> creating(newm_lock); }
 
 void wake_all_for_exit() {
   std::vector<M*> ms;

@@ -30,6 +30,8 @@
 // A lock may be taken while holding only locks listed above it:
 //   1. worldsema (a Sema in stw.cpp): held by a goroutine across a whole
 //      stop-the-world; acquiring it may park, so it comes first.
+//   1b. newm_lock (proc.cpp): held across the creation of an M, which takes
+//      sched.lock to put it on allm; never held by a caller of newm.
 //   2. sched.lock (std::mutex): idle P and M lists, the global run queue,
 //      stop-the-world accounting, allm.
 //   3. sched.allglock (std::mutex): appends to the G registry only; walking
@@ -371,6 +373,9 @@ void m_start_current(M* m);
 void m_exit_current(M* m);
 M* allocm();
 void wake_all_for_exit();
+// newm_barrier waits for an M being created to be fully started; after
+// wake_all_for_exit set sched.exiting, no further M is created.
+void newm_barrier();
 // can_spin_on_lock answers sync.Mutex's question (Go's sync_runtime_canSpin):
 // may the calling goroutine spin round `iter` waiting for a lock holder
 // that probably runs on another P?
