@@ -49,7 +49,7 @@ void SpanList::remove(Span* s) {
 Span* cache_span(int spc) {
   Central& c = g_central[spc];
   int budget = kSweepBudgetSpans;
-  std::unique_lock<std::mutex> guard(c.lock);
+  std::unique_lock<SpinLock> guard(c.lock);
   uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
   if (Span* s = c.partial[swept_index(sg)].pop()) return s;
   // Unswept spans with free slots: sweeping cannot fill them.
@@ -65,7 +65,9 @@ Span* cache_span(int spc) {
     g_sweeps_active.fetch_sub(1, std::memory_order_release);
     return s;
   }
-  // Unswept full spans: sweeping may free some slots.
+  // Unswept full spans: sweeping may free some slots. Those that stay full
+  // go back on the swept list in one batch, under one lock.
+  SpanList still_full;
   while (budget-- > 0) {
     Span* s = c.full[unswept_index(sg)].pop();
     if (!s) break;
@@ -76,10 +78,15 @@ Span* cache_span(int spc) {
     guard.unlock();
     sweep_span(s);
     g_sweeps_active.fetch_sub(1, std::memory_order_release);
-    if (s->alloc_count < s->nelems) return s;
+    if (s->alloc_count < s->nelems) {
+      guard.lock();
+      while (Span* f = still_full.pop()) c.full[swept_index(sg)].push(f);
+      return s;
+    }
+    still_full.push(s);
     guard.lock();
-    c.full[swept_index(sg)].push(s);
   }
+  while (Span* f = still_full.pop()) c.full[swept_index(sg)].push(f);
   guard.unlock();
   // Nothing to reuse: a fresh span. Sweep a little first (Go's
   // deductSweepCredit), so that garbage elsewhere is freed before the heap
@@ -97,7 +104,7 @@ Span* cache_span(int spc) {
 
 void uncache_span(Span* s) {
   Central& c = g_central[s->spanclass];
-  std::lock_guard<std::mutex> guard(c.lock);
+  std::lock_guard<SpinLock> guard(c.lock);
   uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
   s->cached = false;
   if (s->alloc_count < s->nelems)

@@ -154,10 +154,10 @@ bool trigger_test() {
 uint64_t count_spans_on_lists() {
   uint64_t n = 0;
   for (Central& c : g_central) {
-    std::lock_guard<std::mutex> guard(c.lock);
+    std::lock_guard<SpinLock> guard(c.lock);
     n += c.partial[0].n + c.partial[1].n + c.full[0].n + c.full[1].n;
   }
-  std::lock_guard<std::mutex> guard(g_large.lock);
+  std::lock_guard<SpinLock> guard(g_large.lock);
   return n + g_large.lists[0].n + g_large.lists[1].n;
 }
 

@@ -48,6 +48,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+
+#include <sched.h>
 #include <vector>
 
 #include "gc/heap.h"
@@ -173,6 +175,24 @@ struct Span {
   void set_type_slow(uint32_t slot, uint16_t type);
 };
 
+// zero_object clears a new object. The small classes get inline stores of
+// a constant size; a call to memset costs more than the stores themselves.
+inline void zero_object(void* p, size_t n) {
+  switch (n) {
+    case 8: __builtin_memset(p, 0, 8); return;
+    case 16: __builtin_memset(p, 0, 16); return;
+    case 24: __builtin_memset(p, 0, 24); return;
+    case 32: __builtin_memset(p, 0, 32); return;
+    case 48: __builtin_memset(p, 0, 48); return;
+    case 64: __builtin_memset(p, 0, 64); return;
+    case 80: __builtin_memset(p, 0, 80); return;
+    case 96: __builtin_memset(p, 0, 96); return;
+    case 112: __builtin_memset(p, 0, 112); return;
+    case 128: __builtin_memset(p, 0, 128); return;
+    default: __builtin_memset(p, 0, n); return;
+  }
+}
+
 // ---- page_heap.cpp ----
 
 // The arena: one reservation of address space, grown page-run by page-run.
@@ -214,6 +234,30 @@ void start_scavenger();
 
 // ---- central.cpp ----
 
+// SpinLock guards the central lists: their critical sections are a few
+// pointer writes, taken by allocating goroutines and the background
+// sweeper on different Ps at once. A std::mutex there sent the loser to
+// sleep in the kernel — and took its P out of service — for a wait shorter
+// than the sleep (measured: a fifth of gortd's time under /alloc with a
+// large live heap). Spins briefly, then yields the thread.
+class SpinLock final {
+ public:
+  void lock() {
+    for (int i = 0;; i++) {
+      if (!locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire)) return;
+      if (i < kSpinRounds)
+        __builtin_ia32_pause();
+      else
+        sched_yield();
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  static constexpr int kSpinRounds = 200;
+  std::atomic<bool> locked_{false};
+};
+
 struct SpanList {
   Span* head = nullptr;
   size_t n = 0;
@@ -223,7 +267,7 @@ struct SpanList {
 };
 
 struct Central {
-  std::mutex lock;
+  SpinLock lock;
   SpanList partial[2];  // spans with free slots, [swept_index] / [1 - swept_index]
   SpanList full[2];
 };
@@ -240,7 +284,7 @@ void uncache_span(Span* s);
 
 // Large spans, on one pair of lists.
 struct LargeSpans {
-  std::mutex lock;
+  SpinLock lock;
   SpanList lists[2];  // [swept_index] / [unswept_index]
 };
 extern LargeSpans g_large;

@@ -129,7 +129,7 @@ void* allocate_large(size_t bytes, uint16_t type) {
   MCache& c = g_caches[p];
   if ((c.next_sample -= static_cast<int64_t>(bytes)) < 0) sample(c, s, 0, obj, bytes);
   {
-    std::lock_guard<std::mutex> guard(g_large.lock);
+    std::lock_guard<SpinLock> guard(g_large.lock);
     g_large.lists[swept_index(g_sweepgen.load(std::memory_order_relaxed))].push(s);
   }
   return obj;
@@ -158,7 +158,7 @@ void* allocate_slow(size_t bytes, uint16_t type) {
   s->alloc_count++;
   void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
   GC_UNPOISON(obj, s->elemsize);
-  std::memset(obj, 0, s->elemsize);
+  zero_object(obj, s->elemsize);
   if (type) s->set_type(slot, type);
   if ((c.next_sample -= static_cast<int64_t>(bytes)) < 0) sample(c, s, slot, obj, bytes);
   return obj;
@@ -176,7 +176,7 @@ void* allocate(size_t bytes, uint16_t type) {
     if (__builtin_expect(slot != Span::kNoSlot, 1)) {
       void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
       GC_UNPOISON(obj, s->elemsize);
-      std::memset(obj, 0, s->elemsize);
+      zero_object(obj, s->elemsize);
       if (type) s->set_type(slot, type);
       if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0, 0)) sample(c, s, slot, obj, bytes);
       return obj;

@@ -14,11 +14,19 @@
 // ignored, as Go's scanConservative does, so a stale value on a stack does
 // not resurrect freed memory. Precise pointers are trusted.
 //
-// In this issue the whole mark runs on the collecting goroutine with the
-// world stopped, so the mark stack is a plain vector; mark bits are still
-// set with an atomic or (Span::try_mark), which the concurrent mark of a
-// later issue needs.
+// In this issue the mark runs with the world stopped, and in parallel: the
+// other Ps are stopped, so their CPUs are free, and GOMAXPROCS−1 mark
+// helper threads (plain threads, started once, parked between cycles) join
+// the collecting goroutine. Roots are scanned by the collecting goroutine;
+// then every marker drains its own grey stack, gives half of it to a shared
+// pool when another marker is hungry, and takes a batch from the pool when
+// its own runs dry. The mark ends when every marker is hungry and the pool
+// is empty. Mark bits are set with an atomic or (Span::try_mark), so an
+// object is marked — and counted — exactly once, whoever reaches it.
+// Helpers run trace() on their own threads; trace() only visits fields.
+#include <condition_variable>
 #include <cstring>
+#include <thread>
 
 #include "gc/heap_internal.h"
 #include "runtime/goroutine.h"
@@ -66,17 +74,140 @@ void scan_stack_range(Marker& m, const gort::StackScanRange& r) {
   m.result.stack_bytes += r.hi - r.lo;
 }
 
-void drain(Marker& m, Visitor& v) {
-  while (!m.grey.empty()) {
-    uintptr_t obj = m.grey.back();
-    m.grey.pop_back();
-    Span* s = span_of(obj);
-    uint32_t slot = s->slot_of(obj);
-    uint16_t type = s->type_of(slot);
-    if (type == 0 || type == Span::kMixedTypes)
-      GC_THROW("gc: object %#lx in scan span %#lx (class %d) has no type", obj, s->base, s->spanclass >> 1);
-    type_info(type).trace(reinterpret_cast<const void*>(obj), v);
-    m.result.scan_work += s->elemsize;
+// trace_object traces one grey object's fields.
+inline void trace_object(Marker& m, Visitor& v, uintptr_t obj) {
+  Span* s = span_of(obj);
+  uint32_t slot = s->slot_of(obj);
+  uint16_t type = s->type_of(slot);
+  if (type == 0 || type == Span::kMixedTypes)
+    GC_THROW("gc: object %#lx in scan span %#lx (class %d) has no type", obj, s->base, s->spanclass >> 1);
+  type_info(type).trace(reinterpret_cast<const void*>(obj), v);
+  m.result.scan_work += s->elemsize;
+}
+
+// WorkPool is where markers share grey objects: batches given away by
+// markers with plenty, taken by markers with none. Guarded by mu.
+struct WorkPool {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::vector<uintptr_t>> batches;
+  int markers = 1;              // markers taking part in this mark
+  int waiting = 0;              // markers waiting for a batch
+  bool finished = false;        // every marker waited with no batch left
+  std::atomic<int> hungry{0};   // = waiting, read without the lock by givers
+};
+
+// give moves half of m's grey stack to the pool.
+void give(WorkPool& pool, Marker& m) {
+  size_t half = m.grey.size() / 2;
+  std::vector<uintptr_t> batch(m.grey.end() - static_cast<std::ptrdiff_t>(half), m.grey.end());
+  m.grey.resize(m.grey.size() - half);
+  std::lock_guard<std::mutex> guard(pool.mu);
+  pool.batches.push_back(std::move(batch));
+  pool.cv.notify_one();
+}
+
+// take waits for a batch for m and returns true, or returns false when the
+// mark is finished.
+bool take(WorkPool& pool, Marker& m) {
+  std::unique_lock<std::mutex> guard(pool.mu);
+  pool.waiting++;
+  pool.hungry.store(pool.waiting, std::memory_order_relaxed);
+  while (pool.batches.empty() && !pool.finished) {
+    if (pool.waiting == pool.markers) {
+      pool.finished = true;
+      pool.cv.notify_all();
+      break;
+    }
+    pool.cv.wait(guard);
+  }
+  pool.waiting--;
+  pool.hungry.store(pool.waiting, std::memory_order_relaxed);
+  if (pool.batches.empty()) return false;
+  m.grey = std::move(pool.batches.back());
+  pool.batches.pop_back();
+  return true;
+}
+
+// drain marks until the mark is finished: its own grey stack first, then
+// batches from the pool.
+void drain(WorkPool& pool, Marker& m, Visitor& v) {
+  do {
+    while (!m.grey.empty()) {
+      if (pool.markers > 1 && m.grey.size() >= 2 && pool.hungry.load(std::memory_order_relaxed) > 0) give(pool, m);
+      uintptr_t obj = m.grey.back();
+      m.grey.pop_back();
+      trace_object(m, v, obj);
+    }
+  } while (pool.markers > 1 && take(pool, m));
+}
+
+// MarkHelpers are the threads that mark beside the collecting goroutine.
+struct MarkHelpers {
+  std::mutex mu;
+  std::condition_variable start_cv, done_cv;
+  uint64_t generation = 0;      // bumped to start a mark
+  int wanted = 0;               // helpers taking part in this generation
+  int running = 0;              // helpers still marking
+  int threads = 0;              // helper threads started so far
+  WorkPool* pool = nullptr;
+  std::vector<Marker> markers;  // one per helper (index = helper number)
+};
+MarkHelpers& helpers() {
+  static MarkHelpers* h = new MarkHelpers;  // never destroyed: helper threads outlive main
+  return *h;
+}
+
+void helper_loop(int index) {
+  MarkHelpers& h = helpers();
+  uint64_t seen = 0;
+  for (;;) {
+    WorkPool* pool;
+    Marker* m;
+    {
+      std::unique_lock<std::mutex> guard(h.mu);
+      h.start_cv.wait(guard, [&] { return h.generation != seen && index < h.wanted; });
+      seen = h.generation;
+      pool = h.pool;
+      m = &h.markers[static_cast<size_t>(index)];
+    }
+    Visitor v = VisitorAccess::make(m);
+    drain(*pool, *m, v);
+    std::lock_guard<std::mutex> guard(h.mu);
+    if (--h.running == 0) h.done_cv.notify_all();
+  }
+}
+
+// parallel_drain drains m's grey stack with n−1 helpers; their results are
+// added to m's.
+void parallel_drain(Marker& m, Visitor& v, int n) {
+  MarkHelpers& h = helpers();
+  WorkPool pool;
+  pool.markers = n;
+  if (n > 1) {
+    std::lock_guard<std::mutex> guard(h.mu);
+    while (h.threads < n - 1) {
+      h.markers.resize(static_cast<size_t>(kMaxProcs));
+      std::thread(helper_loop, h.threads++).detach();
+    }
+    for (int i = 0; i < n - 1; i++) h.markers[static_cast<size_t>(i)].result = MarkResult{};
+    h.pool = &pool;
+    h.wanted = n - 1;
+    h.running = n - 1;
+    h.generation++;
+    h.start_cv.notify_all();
+  }
+  drain(pool, m, v);
+  if (n > 1) {
+    std::unique_lock<std::mutex> guard(h.mu);
+    h.done_cv.wait(guard, [&] { return h.running == 0; });
+    for (int i = 0; i < n - 1; i++) {
+      const MarkResult& r = h.markers[static_cast<size_t>(i)].result;
+      m.result.marked_bytes += r.marked_bytes;
+      m.result.marked_objects += r.marked_objects;
+      m.result.scan_work += r.scan_work;
+    }
+    h.pool = nullptr;
   }
 }
 
@@ -106,9 +237,8 @@ MarkResult mark_all() {
   });
   gort::scan_own_stack([](const gort::StackScanRange& r, void* arg) { scan_stack_range(*static_cast<Marker*>(arg), r); },
                        &m);
-  drain(m, v);
   scan_roots(v, &m.result.globals_bytes);
-  drain(m, v);
+  parallel_drain(m, v, std::min(gort::gomaxprocs(), kMaxProcs));
   g_write_barrier_enabled.store(false, std::memory_order_relaxed);
   g_barrier_marker.store(nullptr, std::memory_order_release);
   return m.result;

@@ -78,12 +78,12 @@ void put_swept(Span* s, uint32_t live, uint32_t sg) {
     return;
   }
   if (s->large) {
-    std::lock_guard<std::mutex> guard(g_large.lock);
+    std::lock_guard<SpinLock> guard(g_large.lock);
     g_large.lists[swept_index(sg)].push(s);
     return;
   }
   Central& c = g_central[s->spanclass];
-  std::lock_guard<std::mutex> guard(c.lock);
+  std::lock_guard<SpinLock> guard(c.lock);
   if (s->alloc_count < s->nelems)
     c.partial[swept_index(sg)].push(s);
   else
@@ -152,11 +152,11 @@ size_t sweep_one() {
     uint32_t k = (start + static_cast<uint32_t>(i)) % (kNumSpanClasses + 1);
     Span* s = nullptr;
     if (k == kNumSpanClasses) {
-      std::lock_guard<std::mutex> guard(g_large.lock);
+      std::lock_guard<SpinLock> guard(g_large.lock);
       s = claim(g_large.lists[unswept_index(sg)], sg);
     } else {
       Central& c = g_central[k];
-      std::lock_guard<std::mutex> guard(c.lock);
+      std::lock_guard<SpinLock> guard(c.lock);
       s = claim(c.partial[unswept_index(sg)], sg);
       if (!s) s = claim(c.full[unswept_index(sg)], sg);
     }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/alloc-beside-go.sh — the collected heap under HTTP load, gortd and
+# the Go peer side by side in one run: wrk -t1 -c16 on /alloc?kb=256 and
+# /alloc?kb=256&keep=64 at GOGC=100 and 200, GOMAXPROCS=2, each server
+# started fresh with GODEBUG=gctrace=1. From the gctrace lines printed
+# during the timed window it reports the cycles run and the stop-the-world
+# pauses (median and max): for Go, each of the two pauses of a cycle (the
+# first and third clock figures); for gortd, whose mark runs inside one
+# pause, that whole pause (first + third figure; the middle one is 0).
+#
+# Usage: bench/alloc-beside-go.sh GORTD GOPEER   (binaries)
+# Environment: DURATION (default 10s), ROUNDS (default 1: each setting is
+# run ROUNDS times per server, interleaved, and the median req/s reported).
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 GORTD GOPEER" >&2
+  exit 2
+fi
+gortd=$1
+gopeer=$2
+duration=${DURATION:-10s}
+rounds=${ROUNDS:-1}
+port=18471
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+start() {  # start NAME GOGC LOG → pid in $pid
+  local name=$1 gogc=$2 log=$3
+  if [[ $name == gortd ]]; then
+    GOGC=$gogc GOMAXPROCS=2 GODEBUG=gctrace=1 "$gortd" --addr "127.0.0.1:$port" 2>"$log" >/dev/null &
+  else
+    GOGC=$gogc GOMAXPROCS=2 GODEBUG=gctrace=1 "$gopeer" -addr "127.0.0.1:$port" 2>"$log" >/dev/null &
+  fi
+  pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/" >/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$0: $name did not start" >&2
+  exit 1
+}
+
+# pauses NAME FROM_LINE LOG → the STW pauses (ms), one per line.
+pauses() {
+  local name=$1 from=$2 log=$3
+  tail -n +"$from" "$log" | grep -E '^gc [0-9]+ @' | sed -E 's/.*: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock.*/\1 \3/' |
+    awk -v name="$name" '{ if (name == "gortd") print $1 + $2; else { print $1; print $2 } }'
+}
+
+stat() {  # median and max of numbers on stdin
+  sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "- -"; exit }
+    printf "%.3f %.3f\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[NR] }'
+}
+
+printf '%-6s %-22s %-5s %10s %8s %8s %12s %12s\n' server path GOGC req/s p50_ms p99_ms stw_med_ms stw_max_ms
+for gogc in 100 200; do
+  for path in '/alloc?kb=256' '/alloc?kb=256&keep=64'; do
+    for round in $(seq "$rounds"); do
+      for name in gortd go; do
+        log=$tmp/$name.log
+        start "$name" "$gogc" "$log"
+        # Warm up (fills the keep ring), then measure from the next line.
+        wrk -t1 -c16 -d2s "http://127.0.0.1:$port$path" >/dev/null
+        from=$(($(wc -l <"$log") + 1))
+        out=$(wrk -t1 -c16 -d"$duration" --latency "http://127.0.0.1:$port$path")
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+        p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+        p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+        read -r med max < <(pauses "$name" "$from" "$log" | stat)
+        cycles=$(tail -n +"$from" "$log" | grep -cE '^gc [0-9]+ @' || true)
+        printf '%-6s %-22s %-5s %10s %8s %8s %12s %12s  cycles=%s\n' "$name" "$path" "$gogc" "$rps" "$p50" "$p99" "$med" "$max" "$cycles"
+        if [[ -n "${KEEP_LOGS:-}" ]]; then cp "$log" "$KEEP_LOGS/$name-$gogc-$(echo "$path" | tr -c 'a-z0-9\n' _).log"; fi
+      done
+    done
+  done
+done
