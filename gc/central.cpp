@@ -9,7 +9,9 @@
 // and see); and only then a new span from the page heap. Trying unswept
 // spans first is what keeps the heap from growing while garbage waits to
 // be swept; like Go, it gives up after a budget of spans so one allocation
-// does not sweep a whole class.
+// does not sweep a whole class. (That the heap does not grow while spans of
+// other classes wait to be swept is proportional sweeping's job:
+// sweep.cpp deduct_sweep_credit, called by every refill.)
 #include "gc/heap_internal.h"
 
 namespace gc::detail {
@@ -88,16 +90,9 @@ Span* cache_span(int spc) {
   }
   while (Span* f = still_full.pop()) c.full[swept_index(sg)].push(f);
   guard.unlock();
-  // Nothing to reuse: a fresh span. Sweep a little first (Go's
-  // deductSweepCredit), so that garbage elsewhere is freed before the heap
-  // grows.
+  // Nothing to reuse: a fresh span.
   int sizeclass = span_class_size(spc);
   size_t npages = kClassToPages[sizeclass];
-  for (size_t swept = 0; swept < npages;) {
-    size_t n = sweep_one();
-    if (n == 0) break;
-    swept += n;
-  }
   uint32_t size = kClassToSize[sizeclass];
   return alloc_span(npages, spc, size, static_cast<uint32_t>((npages << kPageShift) / size));
 }

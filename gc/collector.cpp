@@ -226,6 +226,7 @@ CycleSummary run_cycle(bool forced) {
   c.pacer.commit(cr);
   c.pacer.update_memory(memory_snapshot());
   publish_trigger();
+  set_sweep_pace(page_stats().inuse >> kPageShift, mr.marked_bytes, c.pacer.trigger_bytes());
   sum.next_goal = c.pacer.heap_goal();
   int64_t t3 = gort::nanotime();
   sum.end_unix_ns = unix_now_ns();

@@ -298,6 +298,13 @@ uint32_t sweep_span(Span* s);
 // sweep_one sweeps one unswept span from any list (background sweeper,
 // proportional sweep); returns the pages it swept, 0 when none was left.
 size_t sweep_one();
+// deduct_sweep_credit sweeps before `bytes` more are allocated, as many
+// pages as keep sweeping ahead of allocation (Go's proportional sweep):
+// every span must be swept by the time heap_live reaches the trigger.
+void deduct_sweep_credit(uint64_t bytes);
+// set_sweep_pace sets that pace at mark termination: pages_in_use pages to
+// sweep over the heap_live growth from heap_marked to trigger.
+void set_sweep_pace(uint64_t pages_in_use, uint64_t heap_marked, uint64_t trigger);
 // finish_sweep sweeps everything still unswept (world stopped).
 void finish_sweep();
 // sweep_pending is the number of unswept spans.

@@ -95,6 +95,7 @@ void refill(MCache& c, int spc) {
     }
     uncache_span(old);
   }
+  deduct_sweep_credit(kClassToPages[span_class_size(spc)] << kPageShift);
   Span* s = cache_span(spc);
   s->cached = true;
   uint64_t fresh = s->nelems - s->alloc_count;
@@ -107,13 +108,7 @@ __attribute__((noinline)) void* allocate_slow(size_t bytes, uint16_t type);
 
 void* allocate_large(size_t bytes, uint16_t type) {
   size_t npages = (bytes + kPageBytes - 1) >> kPageShift;
-  // Sweep about as many pages as are about to be allocated (Go's
-  // deductSweepCredit), so garbage is freed before the heap grows.
-  for (size_t swept = 0; swept < npages;) {
-    size_t n = sweep_one();
-    if (n == 0) break;
-    swept += n;
-  }
+  deduct_sweep_credit(npages << kPageShift);
   Span* s = alloc_span(npages, type == 0 ? 1 : 0, static_cast<uint32_t>(std::min<size_t>(npages << kPageShift, UINT32_MAX)), 1);
   s->uniform_type = type;
   s->freeindex = 1;

@@ -92,7 +92,34 @@ void put_swept(Span* s, uint32_t live, uint32_t sg) {
 
 std::atomic<uint32_t> g_sweep_cursor{0};
 
+// Proportional sweep state (Go's mheap.sweepPagesPerByte & co.), set with
+// the world stopped, read by allocating goroutines.
+std::atomic<double> g_sweep_pages_per_byte{0};
+std::atomic<uint64_t> g_sweep_live_basis{0};
+std::atomic<uint64_t> g_pages_swept{0};  // since the last mark termination
+
 }  // namespace
+
+void set_sweep_pace(uint64_t pages_in_use, uint64_t heap_marked, uint64_t trigger) {
+  // Go leaves a megabyte of slack so sweeping finishes a little early.
+  int64_t distance = static_cast<int64_t>(trigger) - static_cast<int64_t>(heap_marked) - (1 << 20);
+  if (distance < static_cast<int64_t>(kPageBytes)) distance = kPageBytes;
+  g_sweep_pages_per_byte.store(static_cast<double>(pages_in_use) / static_cast<double>(distance),
+                               std::memory_order_relaxed);
+  g_sweep_live_basis.store(heap_marked, std::memory_order_relaxed);
+  g_pages_swept.store(0, std::memory_order_relaxed);
+}
+
+void deduct_sweep_credit(uint64_t bytes) {
+  if (g_sweep_pending.load(std::memory_order_relaxed) <= 0) return;
+  uint64_t live = g_counters.heap_live.load(std::memory_order_relaxed) + bytes;
+  uint64_t basis = g_sweep_live_basis.load(std::memory_order_relaxed);
+  if (live <= basis) return;
+  double target = g_sweep_pages_per_byte.load(std::memory_order_relaxed) * static_cast<double>(live - basis);
+  while (static_cast<double>(g_pages_swept.load(std::memory_order_relaxed)) < target) {
+    if (sweep_one() == 0) break;
+  }
+}
 
 uint32_t sweep_span(Span* s) {
   uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
@@ -127,6 +154,7 @@ uint32_t sweep_span(Span* s) {
       s->specials = nullptr;
     }
   }
+  g_pages_swept.fetch_add(s->npages, std::memory_order_relaxed);
   uint32_t freed = s->alloc_count - live;
   if (s->large) {
     if (freed) {
