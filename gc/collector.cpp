@@ -84,6 +84,10 @@ int64_t read_memlimit_env() {
 
 struct Collector {
   Pacer pacer{read_gogc_env(), read_memlimit_env()};
+  bool scavenge_limit_init = [this] {
+    g_scavenge_limit.store(pacer.memory_limit(), std::memory_order_relaxed);
+    return true;
+  }();
   CpuLimiter limiter;
   std::once_flag limiter_once;
   gort::Mutex cycle_lock;  // one cycle at a time (Go's work.startSema)
@@ -318,6 +322,7 @@ int gogc() { return collector().pacer.gogc(); }
 
 int64_t set_memory_limit(int64_t bytes) {
   int64_t prev = collector().pacer.set_memory_limit(bytes);
+  detail::g_scavenge_limit.store(collector().pacer.memory_limit(), std::memory_order_relaxed);
   collector().pacer.update_memory(detail::memory_snapshot());
   detail::publish_trigger();
   return prev;

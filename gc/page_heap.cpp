@@ -16,7 +16,10 @@
 // and by size (best fit, lowest address first — low addresses stay dense,
 // which is what lets the scavenger release the top). Span allocation is
 // not on the allocation fast path (a span holds many objects), so one
-// mutex guards it all.
+// lock guards it all — a spin lock: sweepers freeing spans and allocators
+// taking them meet here on every P, and no section sleeps (the scavenger
+// takes its pages out of the free runs and makes its system calls with
+// the lock released).
 //
 // Scavenging. Every page carries a "released" bit: set when madvise
 // (MADV_DONTNEED) gave it back to the OS, cleared when a span takes it again
@@ -50,11 +53,12 @@ constexpr size_t kArenaBytes = size_t{64} << 30;          // address space reser
 constexpr size_t kArenaPages = kArenaBytes >> kPageShift;
 constexpr size_t kGrowMinPages = 128;                     // grow the arena by at least 1 MiB
 constexpr int64_t kScavengePeriodNs = 10'000'000;         // scavenger wake-up
-constexpr uint64_t kScavengeChunkBytes = 64 << 10;        // released per step
+constexpr uint64_t kScavengeChunkBytes = 64 << 10;        // released per madvise call
+constexpr uint64_t kScavengeBatchBytes = 1 << 20;         // taken out of the free runs per lock hold
 constexpr uint64_t kScavengePacedBytesPerWake = 1 << 20;  // ~1% of a CPU at madvise's cost
 
 struct PageHeap {
-  std::mutex lock;
+  SpinLock lock;  // sections are short: no system call is made under it
   std::map<uintptr_t, size_t> free_by_addr;              // run base → pages
   std::set<std::pair<size_t, uintptr_t>> free_by_size;   // (pages, base)
   uint64_t* released_bits = nullptr;                     // one bit per arena page
@@ -117,10 +121,11 @@ void add_free_run(uintptr_t base, size_t npages) {
 // take_pages removes npages from the free runs (best fit), growing the
 // arena if no run is large enough. Returns the base; *fresh is true when
 // the pages were never handed out before (so they are zero).
-uintptr_t take_pages(size_t npages, bool* fresh) {
+uintptr_t take_pages(size_t npages, bool* fresh, uint64_t* paged_in) {
   auto it = heap.free_by_size.lower_bound({npages, 0});
   uintptr_t base;
   *fresh = false;
+  *paged_in = 0;
   if (it != heap.free_by_size.end()) {
     size_t run = it->first;
     base = it->second;
@@ -154,6 +159,7 @@ uintptr_t take_pages(size_t npages, bool* fresh) {
     if (released(p)) {
       set_released(p, false);
       heap.released_bytes -= kPageBytes;
+      *paged_in += kPageBytes;
     }
   }
   return base;
@@ -169,6 +175,9 @@ Span* new_span_struct() {
 }
 
 }  // namespace
+
+std::atomic<int64_t> g_scavenge_limit{kNoMemoryLimit};
+static Span* alloc_span_locked(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelems, uint64_t* paged_in);
 
 void heap_init() {
   std::call_once(heap.init_once, [] {
@@ -189,9 +198,28 @@ void heap_init() {
 
 Span* alloc_span(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelems) {
   heap_init();
-  std::lock_guard<std::mutex> guard(heap.lock);
+  uint64_t paged_in = 0;
+  Span* s = alloc_span_locked(npages, spanclass, elemsize, nelems, &paged_in);
+  // Paging released memory back in may take the process over the memory
+  // limit: release as much elsewhere, now (Go 1.19's mheap.allocSpan does
+  // the same).
+  int64_t limit = g_scavenge_limit.load(std::memory_order_relaxed);
+  if (paged_in && limit != kNoMemoryLimit) {
+    uint64_t non_heap = non_heap_sys_bytes();
+    PageStats ps = page_stats();
+    uint64_t mapped = ps.sys - ps.released + non_heap;
+    if (mapped > static_cast<uint64_t>(limit)) {
+      uint64_t target = static_cast<uint64_t>(limit) > non_heap ? static_cast<uint64_t>(limit) - non_heap : 0;
+      scavenge(target, mapped - static_cast<uint64_t>(limit));
+    }
+  }
+  return s;
+}
+
+static Span* alloc_span_locked(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelems, uint64_t* paged_in) {
+  std::lock_guard<SpinLock> guard(heap.lock);
   bool fresh = false;
-  uintptr_t base = take_pages(npages, &fresh);
+  uintptr_t base = take_pages(npages, &fresh, paged_in);
   Span* s = new_span_struct();
   s->base = base;
   s->npages = npages;
@@ -225,7 +253,7 @@ Span* alloc_span(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelem
 }
 
 void free_span(Span* s) {
-  std::lock_guard<std::mutex> guard(heap.lock);
+  std::lock_guard<SpinLock> guard(heap.lock);
   if (!s->in_use) GC_THROW("gc: free_span: span %p (base %#lx) is not in use", static_cast<void*>(s), s->base);
   size_t first = page_index(s->base);
   for (size_t p = first; p < first + s->npages; p++) __atomic_store_n(&g_arena.span_of_page[p], nullptr, __ATOMIC_RELEASE);
@@ -239,34 +267,65 @@ void free_span(Span* s) {
 }
 
 PageStats page_stats() {
-  std::lock_guard<std::mutex> guard(heap.lock);
+  std::lock_guard<SpinLock> guard(heap.lock);
   return {heap.sys_bytes, heap.inuse_bytes, heap.released_bytes, heap.spans_inuse};
+}
+
+// carve removes [addr, addr + npages) — inside one free run — from the
+// free runs (heap lock).
+static void carve(uintptr_t addr, size_t npages) {
+  auto it = std::prev(heap.free_by_addr.upper_bound(addr));
+  uintptr_t base = it->first;
+  size_t run = it->second;
+  erase_free(it);
+  if (addr > base) insert_free(base, (addr - base) >> kPageShift);
+  uintptr_t end = addr + (npages << kPageShift);
+  if (end < base + (run << kPageShift)) insert_free(end, (base + (run << kPageShift) - end) >> kPageShift);
 }
 
 uint64_t scavenge(uint64_t target_retained, uint64_t max_bytes) {
   uint64_t done = 0;
-  std::lock_guard<std::mutex> guard(heap.lock);
-  // Highest addresses first: the allocator prefers low ones.
-  for (auto it = heap.free_by_addr.rbegin(); it != heap.free_by_addr.rend(); ++it) {
-    size_t first = page_index(it->first);
-    for (size_t p = first + it->second; p-- > first;) {
-      if (heap.sys_bytes - heap.released_bytes <= target_retained || done >= max_bytes) return done;
-      if (released(p)) continue;
-      // Release a chunk of contiguous unreleased pages ending at p.
-      size_t lo = p;
-      while (lo > first && !released(lo - 1) && ((p - lo + 1) << kPageShift) < kScavengeChunkBytes) lo--;
-      uintptr_t addr = g_arena.base + (lo << kPageShift);
-      size_t bytes = (p - lo + 1) << kPageShift;
-      GC_UNPOISON(reinterpret_cast<void*>(addr), bytes);
-      madvise(reinterpret_cast<void*>(addr), bytes, MADV_DONTNEED);
-      GC_POISON(reinterpret_cast<void*>(addr), bytes);
-      for (size_t q = lo; q <= p; q++) set_released(q, true);
-      heap.released_bytes += bytes;
-      done += bytes;
-      p = lo;
+  for (;;) {
+    // Under the lock, take up to a batch of unreleased free pages out of
+    // the free runs — highest addresses first: the allocator prefers low
+    // ones — so nobody allocates them while they are being released.
+    std::vector<std::pair<uintptr_t, size_t>> batch;  // (addr, pages)
+    uint64_t batch_bytes = 0;
+    {
+      std::lock_guard<SpinLock> guard(heap.lock);
+      uint64_t want = std::min(max_bytes - done, kScavengeBatchBytes);
+      uint64_t retained = heap.sys_bytes - heap.released_bytes;
+      if (retained <= target_retained) return done;
+      want = std::min(want, retained - target_retained);
+      for (auto it = heap.free_by_addr.rbegin(); it != heap.free_by_addr.rend() && batch_bytes < want; ++it) {
+        size_t first = page_index(it->first);
+        for (size_t p = first + it->second; p-- > first && batch_bytes < want;) {
+          if (released(p)) continue;
+          size_t lo = p;
+          while (lo > first && !released(lo - 1) && ((p - lo + 1) << kPageShift) < kScavengeChunkBytes) lo--;
+          batch.emplace_back(g_arena.base + (lo << kPageShift), p - lo + 1);
+          batch_bytes += (p - lo + 1) << kPageShift;
+          p = lo;
+        }
+      }
+      for (auto& [addr, n] : batch) carve(addr, n);
     }
+    if (batch.empty()) return done;
+    for (auto& [addr, n] : batch) {
+      GC_UNPOISON(reinterpret_cast<void*>(addr), n << kPageShift);
+      madvise(reinterpret_cast<void*>(addr), n << kPageShift, MADV_DONTNEED);
+      GC_POISON(reinterpret_cast<void*>(addr), n << kPageShift);
+    }
+    std::lock_guard<SpinLock> guard(heap.lock);
+    for (auto& [addr, n] : batch) {
+      size_t first = page_index(addr);
+      for (size_t q = first; q < first + n; q++) set_released(q, true);
+      add_free_run(addr, n);
+    }
+    heap.released_bytes += batch_bytes;
+    done += batch_bytes;
+    if (done >= max_bytes) return done;
   }
-  return done;
 }
 
 // retained_target is the scavenger's goal for retained heap bytes: Go
