@@ -91,7 +91,7 @@ struct WorkPool {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::vector<uintptr_t>> batches;
-  int markers = 1;              // markers taking part in this mark
+  int markers = 1;              // markers taking part in this mark (helpers join late)
   int waiting = 0;              // markers waiting for a batch
   bool finished = false;        // every marker waited with no batch left
   std::atomic<int> hungry{0};   // = waiting, read without the lock by givers
@@ -134,23 +134,26 @@ bool take(WorkPool& pool, Marker& m) {
 void drain(WorkPool& pool, Marker& m, Visitor& v) {
   do {
     while (!m.grey.empty()) {
-      if (pool.markers > 1 && m.grey.size() >= 2 && pool.hungry.load(std::memory_order_relaxed) > 0) give(pool, m);
+      if (m.grey.size() >= 2 && pool.hungry.load(std::memory_order_relaxed) > 0) give(pool, m);
       uintptr_t obj = m.grey.back();
       m.grey.pop_back();
       trace_object(m, v, obj);
     }
-  } while (pool.markers > 1 && take(pool, m));
+  } while (take(pool, m));
 }
 
 // MarkHelpers are the threads that mark beside the collecting goroutine.
+// A helper joins a mark only if it wakes while the mark is still going:
+// the collecting goroutine never waits for a helper the OS has not run yet
+// (on a busy machine that wait is a whole scheduler tick, milliseconds of
+// pause), only for helpers that joined, which are running.
 struct MarkHelpers {
   std::mutex mu;
   std::condition_variable start_cv, done_cv;
   uint64_t generation = 0;      // bumped to start a mark
-  int wanted = 0;               // helpers taking part in this generation
-  int running = 0;              // helpers still marking
+  WorkPool* pool = nullptr;     // the mark in progress; null once it ended
+  int running = 0;              // helpers inside the current mark
   int threads = 0;              // helper threads started so far
-  WorkPool* pool = nullptr;
   std::vector<Marker> markers;  // one per helper (index = helper number)
 };
 MarkHelpers& helpers() {
@@ -166,48 +169,54 @@ void helper_loop(int index) {
     Marker* m;
     {
       std::unique_lock<std::mutex> guard(h.mu);
-      h.start_cv.wait(guard, [&] { return h.generation != seen && index < h.wanted; });
+      h.start_cv.wait(guard, [&] { return h.generation != seen; });
       seen = h.generation;
+      if (h.pool == nullptr) continue;  // that mark is over already
       pool = h.pool;
       m = &h.markers[static_cast<size_t>(index)];
+      h.running++;
     }
-    Visitor v = VisitorAccess::make(m);
-    drain(*pool, *m, v);
+    bool joined = false;
+    {
+      std::lock_guard<std::mutex> guard(pool->mu);
+      if (!pool->finished) {
+        pool->markers++;
+        joined = true;
+      }
+    }
+    if (joined) {
+      Visitor v = VisitorAccess::make(m);
+      drain(*pool, *m, v);
+    }
     std::lock_guard<std::mutex> guard(h.mu);
     if (--h.running == 0) h.done_cv.notify_all();
   }
 }
 
-// parallel_drain drains m's grey stack with n−1 helpers; their results are
-// added to m's.
+// parallel_drain drains m's grey stack with up to n−1 helpers; their
+// results are added to m's.
 void parallel_drain(Marker& m, Visitor& v, int n) {
   MarkHelpers& h = helpers();
   WorkPool pool;
-  pool.markers = n;
   if (n > 1) {
     std::lock_guard<std::mutex> guard(h.mu);
-    while (h.threads < n - 1) {
-      h.markers.resize(static_cast<size_t>(kMaxProcs));
-      std::thread(helper_loop, h.threads++).detach();
-    }
-    for (int i = 0; i < n - 1; i++) h.markers[static_cast<size_t>(i)].result = MarkResult{};
+    if (h.markers.empty()) h.markers.resize(static_cast<size_t>(kMaxProcs));
+    while (h.threads < n - 1) std::thread(helper_loop, h.threads++).detach();
+    for (Marker& hm : h.markers) hm.result = MarkResult{};
     h.pool = &pool;
-    h.wanted = n - 1;
-    h.running = n - 1;
     h.generation++;
     h.start_cv.notify_all();
   }
   drain(pool, m, v);
   if (n > 1) {
     std::unique_lock<std::mutex> guard(h.mu);
-    h.done_cv.wait(guard, [&] { return h.running == 0; });
-    for (int i = 0; i < n - 1; i++) {
-      const MarkResult& r = h.markers[static_cast<size_t>(i)].result;
-      m.result.marked_bytes += r.marked_bytes;
-      m.result.marked_objects += r.marked_objects;
-      m.result.scan_work += r.scan_work;
-    }
     h.pool = nullptr;
+    h.done_cv.wait(guard, [&] { return h.running == 0; });
+    for (const Marker& hm : h.markers) {
+      m.result.marked_bytes += hm.result.marked_bytes;
+      m.result.marked_objects += hm.result.marked_objects;
+      m.result.scan_work += hm.result.scan_work;
+    }
   }
 }
 
