@@ -22,7 +22,8 @@
 // it runs the cycle, others that arrive meanwhile queue on the cycle lock
 // and find, once they get it, that the heap is below the new trigger (Go's
 // gcStart re-checks its trigger test for the same reason). When the CPU
-// limiter is limiting, a cycle that only the memory limit asks for waits
+// limiter is limiting — or would be, were this cycle to cost what the last
+// one did — a cycle that only the memory limit asks for waits
 // (cpu_limiter.h) — GOGC and forced cycles still run — so an impossible
 // memory limit costs at most about half the CPU instead of all of it.
 #include <sys/resource.h>
@@ -102,6 +103,8 @@ struct Collector {
   uint64_t last_gc_unix_ns = 0;
   std::atomic<int64_t> gc_cpu_ns{0};
   std::atomic<int64_t> assist_cpu_ns{0};
+  std::atomic<int64_t> last_cycle_cpu_ns{0};  // GC CPU of the last cycle (pause × procs)
+  std::atomic<bool> limit_held{false};        // a memory-limit cycle was held since the last cycle
   std::vector<std::function<void(const CycleSummary&)>> callbacks;
   std::atomic<bool> gctrace{false};
   int64_t start_ns = gort::nanotime();
@@ -150,8 +153,17 @@ bool trigger_test() {
   int64_t now = gort::nanotime();
   if (c.limiter.need_update(now)) c.limiter.update(now);
   // Only the memory limit asks for this cycle, and GC already uses its
-  // share of the CPU: hold it.
-  if (c.limiter.limiting() && live < c.pacer.gogc_trigger_bytes()) return false;
+  // share of the CPU: hold it. Go's limiter cuts assists a few microseconds
+  // at a time; a stop-the-world cycle is indivisible, so it is held while
+  // the bucket has no room for one more cycle like the last — otherwise a
+  // slow cycle (a large heap, a sanitizer build) would overfill the bucket
+  // each time it is let through, and GC would take far more than half.
+  if (live < c.pacer.gogc_trigger_bytes() &&
+      (c.limiter.limiting() ||
+       c.limiter.fill_ns() + c.last_cycle_cpu_ns.load(std::memory_order_relaxed) > c.limiter.capacity_ns())) {
+    c.limit_held.store(true, std::memory_order_relaxed);
+    return false;
+  }
   return true;
 }
 
@@ -249,6 +261,8 @@ CycleSummary run_cycle(bool forced) {
     c.last_gc_unix_ns = static_cast<uint64_t>(sum.end_unix_ns);
   }
   c.gc_cpu_ns.fetch_add(sum.pause_ns * sum.procs, std::memory_order_relaxed);
+  c.last_cycle_cpu_ns.store(sum.pause_ns * sum.procs, std::memory_order_relaxed);
+  c.limit_held.store(false, std::memory_order_relaxed);
   c.limiter.finish_gc_transition(t3);
   gort::start_the_world();
 
@@ -413,7 +427,7 @@ GcCounters read_gc_counters() {
   g.gc_cpu_ns = c.gc_cpu_ns.load();
   g.heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
   g.trigger = c.pacer.trigger_bytes();
-  g.cpu_limiter_on = c.limiter.limiting();
+  g.cpu_limiter_on = c.limiter.limiting() || c.limit_held.load(std::memory_order_relaxed);
   g.sweep_pending_spans = static_cast<uint64_t>(std::max<int64_t>(0, g_sweep_pending.load()));
   return g;
 }

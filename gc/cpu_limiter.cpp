@@ -36,14 +36,17 @@
 // cycles (runtime.GC()) run regardless, as they would in Go. While a cycle
 // waits, the collector calls update(now) whenever need_update(now) says the
 // update period has passed, so the drain is noticed within 10 ms and the
-// cycle starts as soon as limiting() clears. Because any net drain clears
-// limiting and the next pause refills the bucket, GC CPU converges to about
-// half of the total while the limit is unreachable, plus the overflow of the
-// pause that tips the bucket over.
-//
-// Rejected: keeping limiting() set until the bucket drains by some margin
-// (hysteresis). It would make the 50% figure independent of pause lengths, but
-// it changes Go's semantics, which metrics and tests compare against.
+// cycle starts as soon as limiting() clears. Any net drain clears limiting,
+// and the next pause refills the bucket; with pauses shorter than the 10 ms
+// update period GC CPU converges to about half of the total while the limit
+// is unreachable. A pause is indivisible, though, and a long one (a large
+// heap, a sanitizer build) let through on the first drained millisecond
+// would overfill the bucket every time — GC at 85% measured under TSan. So
+// the collector (collector.cpp trigger_test) also holds a memory-limit-only
+// cycle while fill_ns() plus the last cycle's GC CPU exceeds capacity_ns():
+// the mutator earns back a whole pause before the next one, which keeps GC
+// at about half whatever the pause length, and leaves the limiter's own
+// semantics — what metrics and tests compare with Go — untouched.
 #include "gc/cpu_limiter.h"
 
 namespace gc {

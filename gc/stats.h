@@ -103,7 +103,7 @@ struct GcCounters {
   int64_t gc_cpu_ns = 0;          // total GC CPU (STW pauses × procs, mark, sweep)
   uint64_t heap_live = 0;         // bytes the pacer counts as live now
   uint64_t trigger = 0;           // heap_live that starts the next cycle
-  bool cpu_limiter_on = false;
+  bool cpu_limiter_on = false;   // the GC CPU limiter is limiting, or held a memory-limit cycle
   uint64_t sweep_pending_spans = 0;
 };
 GcCounters read_gc_counters();
