@@ -48,13 +48,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-
-#include <sched.h>
 #include <vector>
 
 #include "gc/heap.h"
 #include "gc/hooks.h"
 #include "gc/sizeclasses.h"
+#include "gc/spin_lock.h"
 #include "gc/stats.h"
 #include "runtime/base.h"
 
@@ -237,28 +236,6 @@ void start_scavenger();
 
 // ---- central.cpp ----
 
-// SpinLock guards the central lists: their critical sections are a few
-// pointer writes, taken by allocating goroutines and the background
-// sweeper on different Ps at once. A std::mutex there sent the loser to
-// sleep in the kernel — and took its P out of service — for a wait shorter
-// than the sleep (measured: a fifth of gortd's time under /alloc with a
-// large live heap). Spins briefly, then yields the thread.
-class SpinLock final {
- public:
-  void lock() {
-    for (int i = 0;; i++) {
-      if (!locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire)) return;
-      if (i < kSpinRounds)
-        __builtin_ia32_pause();
-      else
-        sched_yield();
-    }
-  }
-  void unlock() { locked_.store(false, std::memory_order_release); }
-
- private:
-  static constexpr int kSpinRounds = 200;
-  std::atomic<bool> locked_{false};
 };
 
 struct SpanList {

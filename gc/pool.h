@@ -47,8 +47,6 @@
 // held for one deque push is simpler and uncontended in the common case).
 #pragma once
 
-#include <sched.h>
-
 #include <atomic>
 #include <cstddef>
 #include <functional>
@@ -57,6 +55,7 @@
 #include <deque>
 
 #include "gc/heap.h"
+#include "gc/spin_lock.h"
 #include "runtime/gort.h"
 #include "runtime/scan.h"
 
@@ -64,29 +63,6 @@ namespace gc {
 
 namespace detail {
 
-// PoolSpinLock guards one shared list for a single push or pop. Holders
-// never block or reach a safepoint, so spinning is bounded by a few
-// instructions of the holder (plus its OS thread being descheduled, hence
-// the yield after a while).
-class PoolSpinLock final {
- public:
-  void lock() {
-    for (int spins = 0; flag_.exchange(true, std::memory_order_acquire); spins++) {
-      while (flag_.load(std::memory_order_relaxed)) {
-        if (++spins > kSpinsBeforeYield) {
-          sched_yield();
-          spins = 0;
-        } else {
-          __builtin_ia32_pause();
-        }
-      }
-    }
-  }
-  void unlock() { flag_.store(false, std::memory_order_release); }
-
- private:
-  static constexpr int kSpinsBeforeYield = 1000;  // about a microsecond of pause instructions
-  std::atomic<bool> flag_{false};
 };
 
 // shade tells the collector about a pointer entering or leaving the pool
@@ -158,7 +134,7 @@ class Pool final : private detail::RootScanner {
   // Local is one P's part of the pool; padded to a cache line of its own.
   struct alignas(64) Local {
     T* priv = nullptr;              // only the goroutine on this P (or the world stopped)
-    detail::PoolSpinLock lock;
+    detail::SpinLock lock;
     std::deque<T*> shared;          // guarded by lock; newest at the back
   };
 
