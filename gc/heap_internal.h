@@ -236,8 +236,6 @@ void start_scavenger();
 
 // ---- central.cpp ----
 
-};
-
 struct SpanList {
   Span* head = nullptr;
   size_t n = 0;

@@ -63,8 +63,6 @@ namespace gc {
 
 namespace detail {
 
-};
-
 // shade tells the collector about a pointer entering or leaving the pool
 // while it marks (Root's barrier): no-op when the barrier is off.
 inline void pool_shade(const void* p) {
