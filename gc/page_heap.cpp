@@ -147,6 +147,9 @@ uintptr_t take_pages(size_t npages, bool* fresh, uint64_t* paged_in) {
     size_t grow = std::max(npages - have, kGrowMinPages);
     if (used + (grow << kPageShift) > g_arena.end)
       GC_THROW("gc: out of memory: the %zu GiB heap arena is exhausted", kArenaBytes >> 30);
+    // Under ASan only the objects handed out are addressable: new pages
+    // start poisoned (freed ones are poisoned by free_span).
+    GC_POISON(reinterpret_cast<void*>(used), grow << kPageShift);
     g_arena.used.store(used + (grow << kPageShift), std::memory_order_release);
     heap.sys_bytes += grow << kPageShift;
     size_t total = have + grow;
@@ -188,10 +191,6 @@ void heap_init() {
     g_arena.span_of_page = static_cast<Span**>(map_noreserve(kArenaPages * sizeof(Span*)));
     heap.released_bits = static_cast<uint64_t*>(map_noreserve(kArenaPages / 8));
     g_arena.used.store(g_arena.base, std::memory_order_release);
-#if GC_ASAN
-    // Only the objects handed out are addressable.
-    GC_POISON(reinterpret_cast<void*>(g_arena.base), kArenaBytes);
-#endif
     start_scavenger();
   });
 }

@@ -226,8 +226,21 @@ void handle_switch(M* m, G* g, const SwitchMsg* msg) {
     case SwitchMsg::SyscallNoP: {
       mark_runnable(g);
       GORT_EVENT(on_go_syscall_exit, g, true);
-      std::lock_guard<std::mutex> l(sched.lock);
-      globrunqput(g);
+      // Go's exitsyscall0: look for an idle P again and, finding none,
+      // queue the goroutine globally, in one sched.lock section. The
+      // goroutine looked before switching here (syscall.cpp); a P that went
+      // idle since — its M asleep, having seen an empty global queue —
+      // would otherwise leave the goroutine queued with no M to run it.
+      P* idle = nullptr;
+      {
+        std::lock_guard<std::mutex> l(sched.lock);
+        if (!sched.gcwaiting.load()) idle = pidleget();
+        if (idle == nullptr) globrunqput(g);
+      }
+      if (idle != nullptr) {
+        acquirep(m, idle);
+        runqput(idle, g, true);
+      }
       break;
     }
     case SwitchMsg::Exit:
