@@ -202,7 +202,6 @@ CycleSummary run_cycle(bool forced) {
   sum.forced = forced;
   sum.procs = gort::gomaxprocs();
   sum.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
-  sum.heap_goal = c.pacer.heap_goal();
   sum.start_unix_ns = unix_now_ns();
   int64_t t0 = gort::nanotime();
   c.pacer.start_cycle();
@@ -240,6 +239,7 @@ CycleSummary run_cycle(bool forced) {
   cr.procs = sum.procs;
   cr.sweep_done = false;
   c.pacer.commit(cr);
+  sum.heap_goal = c.pacer.last_heap_goal();  // the goal this cycle ran under (Go's lastHeapGoal)
   c.pacer.update_memory(memory_snapshot());
   publish_trigger();
   set_sweep_pace(page_stats().inuse >> kPageShift, mr.marked_bytes, c.pacer.trigger_bytes());
@@ -315,6 +315,11 @@ uint64_t scavenger_heap_goal() {
   publish_trigger();
   uint64_t goal = c.pacer.heap_goal();
   return goal == UINT64_MAX ? g_counters.heap_live.load(std::memory_order_relaxed) : goal;
+}
+
+void note_sweep_done() {
+  collector().pacer.note_sweep_done();
+  publish_trigger();
 }
 
 uint64_t non_heap_sys_bytes() { return stack_bytes_in_use(); }

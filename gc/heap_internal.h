@@ -358,6 +358,9 @@ extern std::atomic<uint64_t> g_trigger;  // heap_live that starts a cycle (cache
 // scavenger_heap_goal is the heap goal the scavenger keeps retained memory
 // near; non_heap_sys_bytes the memory that is not heap (stacks, metadata).
 uint64_t scavenger_heap_goal();
+// note_sweep_done tells the pacer this cycle's sweeping is finished (its
+// goal then loses the sweep-distance floor, as after Go's isSweepDone()).
+void note_sweep_done();
 uint64_t non_heap_sys_bytes();
 
 }  // namespace gc::detail

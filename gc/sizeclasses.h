@@ -1,7 +1,7 @@
 // sizeclasses.h — Go 1.19's 68 size classes (runtime/sizeclasses.go), as
 // facts: the object size of each class, the pages in one span of it, and the
 // lookup tables from a request size to its class. Sizes up to 32 KiB are
-// rounded up to a class; larger objects get a span of their own (heap.cpp).
+// rounded up to a class; larger objects get a span of their own (malloc.cpp).
 //
 // The table, as Go generates it (mksizeclasses.go): each class wastes at most
 // 12.5% of a span, and the class size is aligned to the largest power of two

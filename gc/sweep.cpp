@@ -220,6 +220,8 @@ void start_background_sweeper() {
       pages += p;
       if (++n % kSweeperYieldSpans == 0) gort::yield();
     }
+    if (g_sweepgen.load(std::memory_order_relaxed) == gen && g_sweep_pending.load(std::memory_order_relaxed) <= 0)
+      note_sweep_done();
     gort::emit_gc_event(gort::GcEvent::SweepDone, pages << kPageShift, 0);
   });
 }
