@@ -55,38 +55,27 @@ Span* cache_span(int spc) {
   uint32_t sg = g_sweepgen.load(std::memory_order_relaxed);
   if (Span* s = c.partial[swept_index(sg)].pop()) return s;
   // Unswept spans with free slots: sweeping cannot fill them.
-  while (budget-- > 0) {
-    Span* s = c.partial[unswept_index(sg)].pop();
-    if (!s) break;
-    uint32_t expect = sg - 2;
-    if (!s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) continue;
-    g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
-    g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
+  if (Span* s = claim_unswept(c.partial[unswept_index(sg)], sg)) {
     guard.unlock();
     sweep_span(s);
-    g_sweeps_active.fetch_sub(1, std::memory_order_release);
+    end_sweep_claim();
     return s;
   }
   // Unswept full spans: sweeping may free some slots. Those that stay full
   // go back on the swept list in one batch, under one lock.
   SpanList still_full;
   while (budget-- > 0) {
-    Span* s = c.full[unswept_index(sg)].pop();
+    Span* s = claim_unswept(c.full[unswept_index(sg)], sg);
     if (!s) break;
-    uint32_t expect = sg - 2;
-    if (!s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) continue;
-    g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
-    g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
     guard.unlock();
     sweep_span(s);
-    g_sweeps_active.fetch_sub(1, std::memory_order_release);
+    end_sweep_claim();
+    guard.lock();
     if (s->alloc_count < s->nelems) {
-      guard.lock();
       while (Span* f = still_full.pop()) c.full[swept_index(sg)].push(f);
       return s;
     }
     still_full.push(s);
-    guard.lock();
   }
   while (Span* f = still_full.pop()) c.full[swept_index(sg)].push(f);
   guard.unlock();

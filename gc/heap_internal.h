@@ -269,6 +269,12 @@ extern LargeSpans g_large;
 
 // ---- sweep.cpp ----
 
+// claim_unswept pops spans off l (whose list lock the caller holds) until
+// it claims one for sweeping (sweepgen g−2 → g−1) and returns it, or
+// nullptr. end_sweep_claim ends the claim once the span is swept and filed
+// (sweep_all_for_testing waits for open claims).
+Span* claim_unswept(SpanList& l, uint32_t sg);
+void end_sweep_claim();
 // sweep_span sweeps s, which the caller owns and which is unswept: frees
 // unmarked objects, makes the mark bits the alloc bits, and reports the
 // freed objects. Returns the live object count. Does not free the span.

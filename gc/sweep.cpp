@@ -57,19 +57,6 @@ void free_object(Span* s, uint32_t slot) {
   GC_POISON(obj, s->elemsize);
 }
 
-// take_unswept pops an unswept span from list l under lock and claims it.
-Span* claim(SpanList& l, uint32_t sg) {
-  while (Span* s = l.pop()) {
-    uint32_t expect = sg - 2;
-    if (s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) {
-      g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
-      g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
-      return s;
-    }
-  }
-  return nullptr;
-}
-
 // put_swept files a swept span: back on its list, or to the page heap when
 // nothing in it is live.
 void put_swept(Span* s, uint32_t live, uint32_t sg) {
@@ -99,6 +86,20 @@ std::atomic<uint64_t> g_sweep_live_basis{0};
 std::atomic<uint64_t> g_pages_swept{0};  // since the last mark termination
 
 }  // namespace
+
+Span* claim_unswept(SpanList& l, uint32_t sg) {
+  while (Span* s = l.pop()) {
+    uint32_t expect = sg - 2;
+    if (s->sweepgen.compare_exchange_strong(expect, sg - 1, std::memory_order_acquire)) {
+      g_sweeps_active.fetch_add(1, std::memory_order_relaxed);
+      g_sweep_pending.fetch_sub(1, std::memory_order_relaxed);
+      return s;
+    }
+  }
+  return nullptr;
+}
+
+void end_sweep_claim() { g_sweeps_active.fetch_sub(1, std::memory_order_release); }
 
 void set_sweep_pace(uint64_t pages_in_use, uint64_t heap_marked, uint64_t trigger) {
   // Go leaves a megabyte of slack so sweeping finishes a little early.
@@ -181,18 +182,18 @@ size_t sweep_one() {
     Span* s = nullptr;
     if (k == kNumSpanClasses) {
       std::lock_guard<SpinLock> guard(g_large.lock);
-      s = claim(g_large.lists[unswept_index(sg)], sg);
+      s = claim_unswept(g_large.lists[unswept_index(sg)], sg);
     } else {
       Central& c = g_central[k];
       std::lock_guard<SpinLock> guard(c.lock);
-      s = claim(c.partial[unswept_index(sg)], sg);
-      if (!s) s = claim(c.full[unswept_index(sg)], sg);
+      s = claim_unswept(c.partial[unswept_index(sg)], sg);
+      if (!s) s = claim_unswept(c.full[unswept_index(sg)], sg);
     }
     if (!s) continue;
     g_sweep_cursor.store(k, std::memory_order_relaxed);
     size_t pages = s->npages;
     put_swept(s, sweep_span(s), sg);
-    g_sweeps_active.fetch_sub(1, std::memory_order_release);
+    end_sweep_claim();
     return pages;
   }
   return 0;

@@ -102,6 +102,38 @@ void with_runtime(const std::function<void()>& body) {
   }, Config{.gomaxprocs = 2});
 }
 
+struct Verdict {
+  bool kept = false;     // survived a forced collection while held
+  bool dropped = false;  // freed by one after the holder let go
+};
+
+// held_by_parked_goroutine starts a goroutine that allocates a tagged
+// object and calls hold(enc, park) with its address XOR kKey; hold must
+// keep the object some way and park on park.recv(). The object must
+// survive a collection while the goroutine is parked, and be freed once
+// it has exited.
+Verdict held_by_parked_goroutine(const std::function<void(uintptr_t enc, Chan<int>& park)>& hold) {
+  Verdict v;
+  Chan<int> park;
+  Chan<uintptr_t> tag_ch(1);
+  int64_t id = go([&] {
+    uintptr_t tag;
+    uintptr_t enc = new_tagged(&tag);
+    scrub_stack();
+    tag_ch.send(tag);
+    hold(enc, park);
+  });
+  uintptr_t tag = tag_ch.recv();
+  gort_test::wait_parked(id, WaitReason::ChanReceive);
+  collect_and_sweep();
+  v.kept = !freed(tag);
+  park.send(1);
+  gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
+  collect_and_sweep();
+  v.dropped = freed(tag);
+  return v;
+}
+
 }  // namespace
 
 extern "C" __attribute__((noinline)) void gort_gc_test_park(uintptr_t chan) {
@@ -139,56 +171,28 @@ gort_gc_test_r12_xor:
 )");
 
 BOOST_AUTO_TEST_CASE(an_object_only_on_a_parked_goroutines_stack_survives) {
-  bool kept = false, dropped = false;
+  Verdict v;
   with_runtime([&] {
-    Chan<int> park;
-    Chan<uintptr_t> tag_ch(1);
-    int64_t id = go([&] {
-      uintptr_t tag;
-      uintptr_t enc = new_tagged(&tag);
-      scrub_stack();
+    v = held_by_parked_goroutine([](uintptr_t enc, Chan<int>& park) {
       Obj* volatile p = reinterpret_cast<Obj*>(enc ^ kKey);
-      tag_ch.send(tag);
       park.recv();
       if (p->words[0] != 42) abort();
       p = nullptr;
     });
-    uintptr_t tag = tag_ch.recv();
-    gort_test::wait_parked(id, WaitReason::ChanReceive);
-    collect_and_sweep();
-    kept = !freed(tag);
-    park.send(1);
-    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
-    collect_and_sweep();
-    dropped = freed(tag);
   });
-  BOOST_TEST(kept);
-  BOOST_TEST(dropped);
+  BOOST_TEST(v.kept);
+  BOOST_TEST(v.dropped);
 }
 
 BOOST_AUTO_TEST_CASE(an_object_only_in_a_callee_saved_register_survives) {
-  bool kept = false, dropped = false;
+  Verdict v;
   with_runtime([&] {
-    Chan<int> park;
-    Chan<uintptr_t> tag_ch(1);
-    int64_t id = go([&] {
-      uintptr_t tag;
-      uintptr_t enc = new_tagged(&tag);
-      scrub_stack();
-      tag_ch.send(tag);
+    v = held_by_parked_goroutine([](uintptr_t enc, Chan<int>& park) {
       gort_gc_test_r12_xor(reinterpret_cast<uintptr_t>(&park), enc, kKey, &gort_gc_test_park);
     });
-    uintptr_t tag = tag_ch.recv();
-    gort_test::wait_parked(id, WaitReason::ChanReceive);
-    collect_and_sweep();
-    kept = !freed(tag);
-    park.send(1);
-    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
-    collect_and_sweep();
-    dropped = freed(tag);
   });
-  BOOST_TEST(kept);
-  BOOST_TEST(dropped);
+  BOOST_TEST(v.kept);
+  BOOST_TEST(v.dropped);
 }
 
 BOOST_AUTO_TEST_CASE(an_object_held_inside_a_blocking_section_survives) {
@@ -221,32 +225,19 @@ BOOST_AUTO_TEST_CASE(an_object_held_inside_a_blocking_section_survives) {
 }
 
 BOOST_AUTO_TEST_CASE(an_interior_pointer_keeps_its_object) {
-  bool kept = false, dropped = false, intact = false;
+  Verdict v;
+  bool intact = false;
   with_runtime([&] {
-    Chan<int> park;
-    Chan<uintptr_t> tag_ch(1);
-    int64_t id = go([&] {
-      uintptr_t tag;
-      uintptr_t enc = new_tagged(&tag);
-      scrub_stack();
+    v = held_by_parked_goroutine([&](uintptr_t enc, Chan<int>& park) {
       char* volatile inner = reinterpret_cast<char*>(enc ^ kKey) + 24;  // inside words[]
-      tag_ch.send(tag);
       park.recv();
       intact = reinterpret_cast<Obj*>(inner - 24)->words[0] == 42;
       inner = nullptr;
     });
-    uintptr_t tag = tag_ch.recv();
-    gort_test::wait_parked(id, WaitReason::ChanReceive);
-    collect_and_sweep();
-    kept = !freed(tag);
-    park.send(1);
-    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
-    collect_and_sweep();
-    dropped = freed(tag);
   });
-  BOOST_TEST(kept);
+  BOOST_TEST(v.kept);
   BOOST_TEST(intact);
-  BOOST_TEST(dropped);
+  BOOST_TEST(v.dropped);
 }
 
 namespace {
