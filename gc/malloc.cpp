@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "gc/heap_internal.h"
+#include "runtime/observer.h"
 #include "runtime/scan.h"
 
 namespace gc::detail {
@@ -100,8 +101,10 @@ void refill(MCache& c, int spc) {
   s->cached = true;
   uint64_t fresh = s->nelems - s->alloc_count;
   g_counters.small_mallocs[span_class_size(spc)].fetch_add(fresh, std::memory_order_relaxed);
-  g_counters.heap_live.fetch_add(fresh * s->elemsize, std::memory_order_relaxed);
+  uint64_t live = g_counters.heap_live.fetch_add(fresh * s->elemsize, std::memory_order_relaxed) + fresh * s->elemsize;
   c.alloc[spc] = s;
+  // The tracer's HeapAlloc event, at every refill as Go's mcache.refill.
+  if (__builtin_expect(gort::observers_attached(), 0)) gort::emit_gc_event(gort::GcEvent::HeapAlloc, live);
 }
 
 __attribute__((noinline)) void* allocate_slow(size_t bytes, uint16_t type);

@@ -47,7 +47,8 @@
 //   on_gc_start / on_gc_done       GCStart / GCDone: cycle seq begins / ends
 //   on_gc_sweep_start / _done      GCSweepStart / GCSweepDone, around the
 //                                  sweeping of spans by one goroutine
-//   on_heap_alloc                  HeapAlloc: live heap bytes changed
+//   on_heap_alloc                  HeapAlloc: live heap bytes (heap_live) at
+//                                  each span refill and cycle end
 //   on_heap_goal                   HeapGoal: the next cycle's goal changed
 #pragma once
 

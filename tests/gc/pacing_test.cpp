@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(sampled_allocations_arrive_at_the_mean_rate) {
 
 namespace {
 struct GcWatcher : SchedObserver {
-  std::atomic<int> starts{0}, dones{0}, goals{0}, sweeps{0};
+  std::atomic<int> starts{0}, dones{0}, goals{0}, sweeps{0}, allocs{0};
   std::atomic<uint64_t> last_goal{0};
   void on_gc_start(int64_t, uint32_t) override { starts++; }
   void on_gc_done(int64_t) override { dones++; }
@@ -209,6 +209,7 @@ struct GcWatcher : SchedObserver {
     last_goal = bytes;
   }
   void on_gc_sweep_done(int64_t, uint64_t, uint64_t) override { sweeps++; }
+  void on_heap_alloc(int64_t, uint64_t) override { allocs++; }
 };
 }  // namespace
 
@@ -218,6 +219,7 @@ BOOST_AUTO_TEST_CASE(collector_events_reach_observers) {
   run_main([&] {
     add_observer(&w);
     gc::collect();
+    garbage(1 << 20);  // refills: HeapAlloc events
     gc::collect();
     gc::MemStats m;
     gc::read_mem_stats(&m);
@@ -228,4 +230,5 @@ BOOST_AUTO_TEST_CASE(collector_events_reach_observers) {
   BOOST_TEST(w.dones.load() == 2);
   BOOST_TEST(w.goals.load() == 2);
   BOOST_TEST(w.last_goal.load() == goal);
+  BOOST_TEST(w.allocs.load() > 2);
 }
