@@ -7,10 +7,14 @@
 
 // GCC 12 with -fsanitize=address warns (falsely) that std::regex's
 // internal std::function may be used uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <regex>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <string>
 
 #include "gc/gctrace.h"
