@@ -55,32 +55,16 @@ int64_t unix_now_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// read_gogc_env reads $GOGC as Go's readGOGC: "off" disables, an integer
-// sets it, anything else leaves 100.
+// read_gogc_env and read_memlimit_env read the knobs as Go's runtime does
+// at start (readGOGC, readGOMEMLIMIT); an unparsable GOMEMLIMIT leaves the
+// limit off here — gortd refuses to start with one, as Go does.
 int read_gogc_env() {
   const char* e = std::getenv("GOGC");
-  if (!e || !*e) return 100;
-  if (std::strcmp(e, "off") == 0) return kGcOff;
-  char* end = nullptr;
-  long v = std::strtol(e, &end, 10);
-  if (*end != '\0') return 100;
-  return v < 0 ? kGcOff : static_cast<int>(std::min<long>(v, INT32_MAX));
+  return e ? parse_gogc(e) : 100;
 }
-
-// read_memlimit_env reads $GOMEMLIMIT (bytes with an optional B, KiB, MiB,
-// GiB or TiB suffix, or "off"); an unparsable value leaves the limit off
-// here — gortd refuses to start with one, as Go does.
 int64_t read_memlimit_env() {
   const char* e = std::getenv("GOMEMLIMIT");
-  if (!e || !*e || std::strcmp(e, "off") == 0) return kNoMemoryLimit;
-  char* end = nullptr;
-  long long v = std::strtoll(e, &end, 10);
-  if (end == e || v < 0) return kNoMemoryLimit;
-  std::string suf(end);
-  long long mult = suf == "" || suf == "B" ? 1 : suf == "KiB" ? 1LL << 10 : suf == "MiB" ? 1LL << 20
-                 : suf == "GiB" ? 1LL << 30 : suf == "TiB" ? 1LL << 40 : 0;
-  if (mult == 0 || v > INT64_MAX / mult) return kNoMemoryLimit;
-  return v * mult;
+  return e && *e ? parse_memory_limit(e).value_or(kNoMemoryLimit) : kNoMemoryLimit;
 }
 
 struct Collector {
@@ -117,9 +101,7 @@ Collector& collector() {
 
 struct StartInit {
   StartInit() {
-    collector();
-    const char* d = std::getenv("GODEBUG");
-    if (d && std::strstr(d, "gctrace=1")) collector().gctrace.store(true);
+    collector().gctrace.store(gort::godebug_int("gctrace", 0) > 0);
   }
 } start_init;
 

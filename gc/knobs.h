@@ -1,10 +1,15 @@
-// knobs.h — the values of the collector's two knobs that mean "off":
-// GOGC=off and GOMEMLIMIT=off (Go's math.MaxInt64). Shared by heap.h (the
-// public setters) and pacer.h.
+// knobs.h — the collector's two knobs as Go spells them: GOGC (a percent
+// or "off") and GOMEMLIMIT (bytes with an optional IEC suffix, or "off"),
+// the values that mean "off", and their parsers. The collector reads both
+// from the environment at start (collector.cpp), as Go's runtime does;
+// gortd's /gc endpoint and its start-up check parse with the same
+// functions.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 namespace gc {
 
@@ -12,5 +17,16 @@ namespace gc {
 inline constexpr int64_t kNoMemoryLimit = std::numeric_limits<int64_t>::max();
 // kGcOff is GOGC=off.
 inline constexpr int kGcOff = -1;
+
+// parse_gogc reads $GOGC as Go's readGOGC: "off" is kGcOff; an int32
+// (optional '-', decimal digits) is itself, a negative one off; anything
+// else leaves the default, 100.
+int parse_gogc(std::string_view s);
+
+// parse_memory_limit reads a memory limit: "off" (kNoMemoryLimit), or a
+// byte count — strconv.ParseInt's syntax (optional sign, decimal digits),
+// not negative — with an optional B, KiB, MiB, GiB or TiB suffix, whose
+// product fits an int64. nullopt when malformed.
+std::optional<int64_t> parse_memory_limit(std::string_view s);
 
 }  // namespace gc

@@ -34,21 +34,25 @@ int64_t env_int(const char* name, int64_t dflt) {
   return (*end == 0 && x > 0) ? x : dflt;
 }
 
-// godebug_int parses key=N from $GODEBUG's comma-separated settings.
+}  // namespace
+
 int64_t godebug_int(const char* key, int64_t dflt) {
   const char* v = getenv("GODEBUG");
   if (v == nullptr) return dflt;
   std::string s(v), k = std::string(key) + "=";
+  int64_t found = dflt;
   size_t pos = 0;
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
     if (comma == std::string::npos) comma = s.size();
     std::string item = s.substr(pos, comma - pos);
-    if (item.rfind(k, 0) == 0) return strtoll(item.c_str() + k.size(), nullptr, 10);
+    if (item.rfind(k, 0) == 0) found = strtoll(item.c_str() + k.size(), nullptr, 10);  // the last one wins, as in Go
     pos = comma + 1;
   }
-  return dflt;
+  return found;
 }
+
+namespace {
 
 // configure rebuilds the scheduler record for a new run and applies cfg
 // over the environment.

@@ -50,6 +50,10 @@ struct Config {
 // after it returns.
 int run_main(std::function<void()> main_fn, Config cfg = {});
 
+// godebug_int returns N from the last key=N in $GODEBUG's comma-separated
+// settings (schedtrace, scheddetail, gctrace …), or dflt.
+int64_t godebug_int(const char* key, int64_t dflt);
+
 // on_goroutine reports whether the calling code runs on a goroutine.
 bool on_goroutine();
 

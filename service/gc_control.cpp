@@ -1,4 +1,4 @@
-// gc_control.cpp — GOGC/GOMEMLIMIT/GODEBUG=gctrace at start and the /gc
+// gc_control.cpp — the GOMEMLIMIT check at start and the /gc
 // endpoint (see gc_control.h). Reply texts are the Go peer's handleGC:
 //
 //   GET /gc              GOGC=100 GOMEMLIMIT=off
@@ -23,36 +23,6 @@
 namespace gortd {
 
 namespace {
-
-// godebug_value returns the value of key=VALUE in $GODEBUG's
-// comma-separated settings (the last one wins, as in Go), or nullopt.
-std::optional<std::string> godebug_value(std::string_view key) {
-  const char* env = std::getenv("GODEBUG");
-  if (env == nullptr) return std::nullopt;
-  std::string_view s(env);
-  std::optional<std::string> found;
-  while (!s.empty()) {
-    size_t comma = s.find(',');
-    std::string_view item = s.substr(0, comma);
-    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=')
-      found = std::string(item.substr(key.size() + 1));
-  }
-  return found;
-}
-
-// go_atoi32 parses an optionally '-'-signed decimal int32 as Go's runtime
-// atoi32 (no '+', no spaces).
-std::optional<int64_t> go_atoi32(std::string_view s) {
-  bool neg = !s.empty() && s[0] == '-';
-  if (neg) s.remove_prefix(1);
-  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  int64_t v = std::stoll(std::string(s));
-  if (neg) v = -v;
-  if (v < INT32_MIN || v > INT32_MAX) return std::nullopt;
-  return v;
-}
 
 // parse_gogc_param reads /gc?set=V as the Go peer does: "off" (-1), or
 // strconv.ParseInt(V, 10, 32) (an optional sign, digits, int32 range) that
@@ -82,7 +52,7 @@ void handle_gc(const Request& req, Response& res) {
   std::optional<int64_t> new_gogc, new_limit;
   if (!set.empty() && !(new_gogc = parse_gogc_param(set)))
     p.fail("bad parameter set=" + go_quote(set) + ": must be an integer >= 0 or off");
-  if (!memlimit.empty() && !(new_limit = parse_byte_count(memlimit)))
+  if (!memlimit.empty() && !(new_limit = gc::parse_memory_limit(memlimit)))
     p.fail("bad parameter memlimit=" + go_quote(memlimit) +
            ": must be bytes with optional B/KiB/MiB/GiB/TiB suffix, or off");
   if (!run.empty() && run != "1") p.fail("bad parameter run=" + go_quote(run) + ": must be 1");
@@ -104,33 +74,11 @@ void handle_gc(const Request& req, Response& res) {
 
 }  // namespace
 
-std::optional<GcEnvironment> read_gc_environment(std::string* err) {
-  GcEnvironment env;
-  if (const char* v = std::getenv("GOGC")) {
-    std::string_view s(v);
-    if (s == "off") {
-      env.gogc = -1;
-    } else if (auto n = go_atoi32(s)) {
-      env.gogc = *n < 0 ? -1 : static_cast<int>(*n);
-    }
-  }
-  if (const char* v = std::getenv("GOMEMLIMIT"); v != nullptr && *v != 0) {
-    auto n = parse_byte_count(v);
-    if (!n) {
-      *err = "malformed GOMEMLIMIT=" + go_quote(v) +
-             ": want bytes with optional B/KiB/MiB/GiB/TiB suffix, or off (see go doc runtime/debug.SetMemoryLimit)";
-      return std::nullopt;
-    }
-    env.memory_limit = *n;
-  }
-  if (auto t = godebug_value("gctrace")) env.gctrace = std::atoll(t->c_str()) > 0;
-  return env;
-}
-
-void apply_gc_environment(const GcEnvironment& env) {
-  gc::set_gogc(env.gogc);
-  gc::set_memory_limit(env.memory_limit);
-  gc::set_gctrace(env.gctrace);
+std::optional<std::string> gc_environment_error() {
+  const char* v = std::getenv("GOMEMLIMIT");
+  if (v == nullptr || *v == 0 || gc::parse_memory_limit(v)) return std::nullopt;
+  return "malformed GOMEMLIMIT=" + go_quote(v) +
+         ": want bytes with optional B/KiB/MiB/GiB/TiB suffix, or off (see go doc runtime/debug.SetMemoryLimit)";
 }
 
 std::string gogc_string(int64_t gogc) { return gogc < 0 ? "off" : std::to_string(gogc); }

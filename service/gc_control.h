@@ -1,6 +1,5 @@
-// gc_control.h — the collector's knobs in gortd: GOGC, GOMEMLIMIT and
-// GODEBUG=gctrace read from the environment at start with Go's meanings,
-// and the /gc endpoint that reads and changes them at run time and forces
+// gc_control.h — the collector's knobs in gortd: the start-up check of
+// GOMEMLIMIT, and the /gc endpoint that reads and changes them at run time and forces
 // a collection.
 #pragma once
 
@@ -10,22 +9,11 @@
 
 namespace gortd {
 
-struct GcEnvironment {
-  int gogc = 100;                   // -1: off
-  int64_t memory_limit = INT64_MAX; // gc::kNoMemoryLimit: off
-  bool gctrace = false;
-};
-
-// read_gc_environment reads $GOGC (integer, negative or "off" = off,
-// anything else 100: Go's readGOGC), $GOMEMLIMIT (bytes with an optional
-// B/KiB/MiB/GiB/TiB suffix, or "off"; malformed is fatal, as Go's
-// readGOMEMLIMIT throws) and gctrace=N from $GODEBUG. On a malformed
-// GOMEMLIMIT returns nullopt with a one-line reason in *err.
-std::optional<GcEnvironment> read_gc_environment(std::string* err);
-
-// apply_gc_environment hands env to the collector (gc::set_gogc,
-// set_memory_limit, set_gctrace). Call before the first allocation.
-void apply_gc_environment(const GcEnvironment& env);
+// gc_environment_error returns a one-line reason when $GOMEMLIMIT is
+// malformed — gortd then refuses to start, as Go's readGOMEMLIMIT throws —
+// and nullopt otherwise. The collector itself reads $GOGC, $GOMEMLIMIT and
+// $GODEBUG=gctrace at start (gc/collector.cpp), with Go's meanings.
+std::optional<std::string> gc_environment_error();
 
 // gogc_string is "off" for a negative GOGC, else its decimal value;
 // memory_limit_string is "off" for no limit, else the byte count.

@@ -114,11 +114,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     ok = false;
   }
   if (ok) {
-    std::string err;
-    if (auto env = read_gc_environment(&err)) {
-      o.gc = *env;
-    } else {
-      std::fprintf(stderr, "gortd: %s\n", err.c_str());
+    if (auto err = gc_environment_error()) {
+      std::fprintf(stderr, "gortd: %s\n", err->c_str());
       ok = false;
     }
   }

@@ -30,7 +30,6 @@ struct Options {
   int64_t block_profile_rate_ns = 0;
   int64_t mutex_profile_fraction = 0;
   int64_t mem_profile_rate_bytes = 512 * 1024;
-  GcEnvironment gc;                  // $GOGC, $GOMEMLIMIT, $GODEBUG=gctrace
   std::vector<std::string> cmdline;  // argv, for /debug/vars
 };
 

@@ -148,30 +148,6 @@ std::string go_quote(std::string_view s) {
   return out;
 }
 
-std::optional<int64_t> parse_byte_count(std::string_view s) {
-  if (s == "off") return INT64_MAX;
-  struct Unit {
-    std::string_view suffix;
-    int64_t mult;
-  };
-  static constexpr Unit kUnits[] = {
-      {"KiB", int64_t{1} << 10}, {"MiB", int64_t{1} << 20}, {"GiB", int64_t{1} << 30}, {"TiB", int64_t{1} << 40}, {"B", 1}};
-  int64_t mult = 1;
-  for (const Unit& u : kUnits) {
-    if (s.size() >= u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
-      s.remove_suffix(u.suffix.size());
-      mult = u.mult;
-      break;
-    }
-  }
-  Query q;
-  q.add("v", std::string(s));
-  ParamReader p(q);
-  int64_t v = p.integer("v", -1, 0, INT64_MAX / mult);
-  if (s.empty() || !p.ok()) return std::nullopt;
-  return v * mult;
-}
-
 Query Query::parse(std::string_view raw) {
   Query q;
   while (!raw.empty()) {

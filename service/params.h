@@ -31,9 +31,6 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 // go_quote returns s quoted as Go's strconv.Quote (fmt's %q) does.
 std::string go_quote(std::string_view s);
 
-// parse_byte_count reads GOMEMLIMIT's syntax: a byte count with an optional
-// B/KiB/MiB/GiB/TiB suffix, or "off" (returned as INT64_MAX).
-std::optional<int64_t> parse_byte_count(std::string_view s);
 
 class Query final {
  public:

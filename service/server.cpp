@@ -113,8 +113,7 @@ int64_t Server::abandoned() const { return s_->abandoned; }
 
 int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   State& s = *s_;
-  // The collector's knobs first: nothing has allocated from its heap yet.
-  apply_gc_environment(s.opts.gc);
+  // The heap profile's rate first: nothing has allocated from the heap yet.
   gc::set_mem_profile_rate(s.opts.mem_profile_rate_bytes);
   start_gc_metrics();
   // Signals that arrive before we wait for them are queued by Asio, so

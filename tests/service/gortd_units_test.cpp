@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "gc/knobs.h"
 #include "service/auth.h"
 #include "service/connection.h"
 #include "service/duration.h"
@@ -120,14 +121,14 @@ BOOST_AUTO_TEST_CASE(first_parameter_error_wins) {
 }
 
 BOOST_AUTO_TEST_CASE(byte_counts_follow_gomemlimit) {
-  BOOST_TEST(*parse_byte_count("104857600") == 104857600);
-  BOOST_TEST(*parse_byte_count("100MiB") == 104857600);
-  BOOST_TEST(*parse_byte_count("1KiB") == 1024);
-  BOOST_TEST(*parse_byte_count("2GiB") == int64_t{2} << 30);
-  BOOST_TEST(*parse_byte_count("1TiB") == int64_t{1} << 40);
-  BOOST_TEST(*parse_byte_count("7B") == 7);
-  BOOST_TEST(*parse_byte_count("off") == INT64_MAX);
-  for (const char* bad : {"", "B", "-1", "1MB", "1 MiB", "x", "9999999999TiB"}) BOOST_TEST(!parse_byte_count(bad), bad);
+  BOOST_TEST(*gc::parse_memory_limit("104857600") == 104857600);
+  BOOST_TEST(*gc::parse_memory_limit("100MiB") == 104857600);
+  BOOST_TEST(*gc::parse_memory_limit("1KiB") == 1024);
+  BOOST_TEST(*gc::parse_memory_limit("2GiB") == int64_t{2} << 30);
+  BOOST_TEST(*gc::parse_memory_limit("1TiB") == int64_t{1} << 40);
+  BOOST_TEST(*gc::parse_memory_limit("7B") == 7);
+  BOOST_TEST(*gc::parse_memory_limit("off") == INT64_MAX);
+  for (const char* bad : {"", "B", "-1", "1MB", "1 MiB", "x", "9999999999TiB"}) BOOST_TEST(!gc::parse_memory_limit(bad), bad);
 }
 
 BOOST_AUTO_TEST_CASE(split_target_forms) {
