@@ -119,30 +119,42 @@ struct Verdict {
   bool dropped = false;  // freed by one after the holder let go
 };
 
-// held_by_parked_goroutine starts a goroutine that allocates a tagged
-// object and calls hold(enc, park) with its address XOR kKey; hold must
-// keep the object some way and park on park.recv(). The object must
-// survive a collection while the goroutine is parked, and be freed once
-// it has exited.
-Verdict held_by_parked_goroutine(const std::function<void(uintptr_t enc, Chan<int>& park)>& hold) {
+// held_by_goroutine starts a goroutine that allocates a tagged object and
+// calls hold(enc) with its address XOR kKey; hold keeps the object some
+// way until release() lets it return. The object must survive a collection
+// once holding(id) says the goroutine holds it, and be freed once the
+// goroutine has exited.
+Verdict held_by_goroutine(const std::function<void(uintptr_t enc)>& hold, const std::function<bool(int64_t id)>& holding,
+                          const std::function<void()>& release) {
   Verdict v;
-  Chan<int> park;
   Chan<uintptr_t> tag_ch(1);
   int64_t id = go([&] {
     uintptr_t tag;
     uintptr_t enc = new_tagged(&tag);
     scrub_stack();
     tag_ch.send(tag);
-    hold(enc, park);
+    hold(enc);
   });
   uintptr_t tag = tag_ch.recv();
-  gort_test::wait_parked(id, WaitReason::ChanReceive);
+  gort_test::wait_until([&] { return holding(id); }, "the goroutine holds the object");
   collect_and_sweep();
   v.kept = !freed(tag);
-  park.send(1);
+  release();
   gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
   v.dropped = freed_eventually(tag);
   return v;
+}
+
+// held_by_parked_goroutine is held_by_goroutine for a holder that parks
+// on park.recv() while holding.
+Verdict held_by_parked_goroutine(const std::function<void(uintptr_t enc, Chan<int>& park)>& hold) {
+  Chan<int> park;
+  return held_by_goroutine([&](uintptr_t enc) { hold(enc, park); },
+                           [](int64_t id) {
+                             gort::GoroutineInfo g = gort_test::goroutine_state(id);
+                             return g.status == GStatus::Waiting && g.wait_reason == WaitReason::ChanReceive;
+                           },
+                           [&] { park.send(1); });
 }
 
 }  // namespace
@@ -207,31 +219,22 @@ BOOST_AUTO_TEST_CASE(an_object_only_in_a_callee_saved_register_survives) {
 }
 
 BOOST_AUTO_TEST_CASE(an_object_held_inside_a_blocking_section_survives) {
-  bool kept = false, dropped = false;
+  Verdict v;
   with_runtime([&] {
     int fds[2];
     if (pipe(fds) != 0) return;
-    Chan<uintptr_t> tag_ch(1);
-    int64_t id = go([&] {
-      uintptr_t tag;
-      uintptr_t enc = new_tagged(&tag);
-      scrub_stack();
-      tag_ch.send(tag);
-      gort_gc_test_r12_xor(static_cast<uintptr_t>(fds[0]), enc, kKey, &gort_gc_test_block);
-    });
-    uintptr_t tag = tag_ch.recv();
-    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Syscall; }, "in its section");
-    collect_and_sweep();
-    kept = !freed(tag);
-    char one = 1;
-    if (write(fds[1], &one, 1) != 1) abort();
-    gort_test::wait_until([&] { return gort_test::goroutine_state(id).status == GStatus::Dead; }, "holder exits");
-    dropped = freed_eventually(tag);
+    v = held_by_goroutine(
+        [&](uintptr_t enc) { gort_gc_test_r12_xor(static_cast<uintptr_t>(fds[0]), enc, kKey, &gort_gc_test_block); },
+        [](int64_t id) { return gort_test::goroutine_state(id).status == GStatus::Syscall; },
+        [&] {
+          char one = 1;
+          if (write(fds[1], &one, 1) != 1) abort();
+        });
     close(fds[0]);
     close(fds[1]);
   });
-  BOOST_TEST(kept);
-  BOOST_TEST(dropped);
+  BOOST_TEST(v.kept);
+  BOOST_TEST(v.dropped);
 }
 
 BOOST_AUTO_TEST_CASE(an_interior_pointer_keeps_its_object) {
