@@ -69,10 +69,6 @@ int64_t read_memlimit_env() {
 
 struct Collector {
   Pacer pacer{read_gogc_env(), read_memlimit_env()};
-  bool scavenge_limit_init = [this] {
-    g_scavenge_limit.store(pacer.memory_limit(), std::memory_order_relaxed);
-    return true;
-  }();
   CpuLimiter limiter;
   std::once_flag limiter_once;
   gort::Mutex cycle_lock;  // one cycle at a time (Go's work.startSema)
@@ -109,19 +105,37 @@ void publish_trigger() {
   g_trigger.store(collector().pacer.trigger_bytes(), std::memory_order_relaxed);
 }
 
+// HeapTotals are the allocation counters summed over the size classes and
+// large objects (each read atomically; a free counted before its malloc is
+// clamped). by_size, when given, receives Go's per-class BySize rows.
+struct HeapTotals {
+  uint64_t mallocs = 0, frees = 0, alloc_bytes = 0, freed_bytes = 0;
+};
+HeapTotals heap_totals(MemStats::BySize* by_size = nullptr) {
+  HeapTotals t;
+  for (int k = 1; k < kNumSizeClasses; k++) {
+    uint64_t n = g_counters.small_mallocs[k].load(std::memory_order_relaxed);
+    uint64_t f = std::min(n, g_counters.small_frees[k].load(std::memory_order_relaxed));
+    t.mallocs += n;
+    t.frees += f;
+    t.alloc_bytes += n * kClassToSize[k];
+    t.freed_bytes += f * kClassToSize[k];
+    if (by_size && k < 61) by_size[k] = {kClassToSize[k], n, f};
+  }
+  uint64_t lm = g_counters.large_mallocs.load(std::memory_order_relaxed);
+  uint64_t lab = g_counters.large_alloc_bytes.load(std::memory_order_relaxed);
+  t.mallocs += lm;
+  t.frees += std::min(lm, g_counters.large_frees.load(std::memory_order_relaxed));
+  t.alloc_bytes += lab;
+  t.freed_bytes += std::min(lab, g_counters.large_free_bytes.load(std::memory_order_relaxed));
+  return t;
+}
+
 MemorySnapshot memory_snapshot() {
   PageStats ps = page_stats();
+  HeapTotals t = heap_totals();
   MemorySnapshot m;
-  uint64_t alloc = 0;
-  for (int c = 1; c < kNumSizeClasses; c++) {
-    uint64_t n = g_counters.small_mallocs[c].load(std::memory_order_relaxed);
-    uint64_t f = g_counters.small_frees[c].load(std::memory_order_relaxed);
-    alloc += (n > f ? n - f : 0) * kClassToSize[c];
-  }
-  uint64_t la = g_counters.large_alloc_bytes.load(std::memory_order_relaxed);
-  uint64_t lf = g_counters.large_free_bytes.load(std::memory_order_relaxed);
-  alloc += la > lf ? la - lf : 0;
-  m.heap_alloc_bytes = alloc;
+  m.heap_alloc_bytes = t.alloc_bytes - t.freed_bytes;
   m.heap_free_bytes = ps.sys - ps.inuse - ps.released;
   m.mapped_ready_bytes = ps.sys - ps.released + non_heap_sys_bytes();
   m.heap_live_bytes = g_counters.heap_live.load(std::memory_order_relaxed);
@@ -323,7 +337,6 @@ int gogc() { return collector().pacer.gogc(); }
 
 int64_t set_memory_limit(int64_t bytes) {
   int64_t prev = collector().pacer.set_memory_limit(bytes);
-  detail::g_scavenge_limit.store(collector().pacer.memory_limit(), std::memory_order_relaxed);
   collector().pacer.update_memory(detail::memory_snapshot());
   detail::publish_trigger();
   return prev;
@@ -351,31 +364,12 @@ void read_mem_stats(MemStats* out) {
   PageStats ps = page_stats();
   MemStats& m = *out;
   m = MemStats{};
-  uint64_t mallocs = 0, frees = 0, alloc_bytes = 0, freed_bytes = 0;
-  for (int k = 1; k < kNumSizeClasses; k++) {
-    uint64_t n = g_counters.small_mallocs[k].load(std::memory_order_relaxed);
-    uint64_t f = g_counters.small_frees[k].load(std::memory_order_relaxed);
-    if (f > n) f = n;
-    mallocs += n;
-    frees += f;
-    alloc_bytes += n * kClassToSize[k];
-    freed_bytes += f * kClassToSize[k];
-    if (k < 61) m.by_size[k] = {kClassToSize[k], n, f};
-  }
-  m.by_size[0] = {0, 0, 0};
-  uint64_t lm = g_counters.large_mallocs.load(std::memory_order_relaxed);
-  uint64_t lf = g_counters.large_frees.load(std::memory_order_relaxed);
-  uint64_t lab = g_counters.large_alloc_bytes.load(std::memory_order_relaxed);
-  uint64_t lfb = g_counters.large_free_bytes.load(std::memory_order_relaxed);
-  mallocs += lm;
-  frees += std::min(lf, lm);
-  alloc_bytes += lab;
-  freed_bytes += std::min(lfb, lab);
-  m.mallocs = mallocs;
-  m.frees = frees;
-  m.total_alloc = alloc_bytes;
-  m.heap_alloc = m.alloc = alloc_bytes - freed_bytes;
-  m.heap_objects = mallocs - frees;
+  HeapTotals t = heap_totals(m.by_size);
+  m.mallocs = t.mallocs;
+  m.frees = t.frees;
+  m.total_alloc = t.alloc_bytes;
+  m.heap_alloc = m.alloc = t.alloc_bytes - t.freed_bytes;
+  m.heap_objects = t.mallocs - t.frees;
   m.heap_sys = ps.sys;
   m.heap_inuse = ps.inuse;
   m.heap_idle = ps.sys - ps.inuse;

@@ -229,9 +229,6 @@ PageStats page_stats();
 // (sys − released) fall to target or max_bytes were released; returns the
 // bytes released. Heap lock.
 uint64_t scavenge(uint64_t target_retained, uint64_t max_bytes);
-// g_scavenge_limit is the memory limit the page heap enforces when it pages
-// released memory back in (kNoMemoryLimit: none). Written by the collector.
-extern std::atomic<int64_t> g_scavenge_limit;
 void start_scavenger();
 
 // ---- central.cpp ----

@@ -78,24 +78,40 @@ __attribute__((noinline)) void sample(MCache& c, Span* s, uint32_t slot, void* o
   s->specials->push_back({slot, static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX)), handle});
 }
 
+// hand_out finishes a small allocation from slot of s, P cache c's span:
+// zeroes the object, records its type, counts down to the next sample.
+__attribute__((always_inline)) inline void* hand_out(MCache& c, Span* s, uint32_t slot, size_t bytes, uint16_t type) {
+  void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
+  GC_UNPOISON(obj, s->elemsize);
+  zero_object(obj, s->elemsize);
+  if (type) s->set_type(slot, type);
+  if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0, 0)) sample(c, s, slot, obj, bytes);
+  return obj;
+}
+
 [[noreturn]] __attribute__((noinline)) void off_goroutine(size_t bytes) {
   GC_THROW("gc: allocation of %zu bytes off a goroutine: the collected heap is used only on goroutines "
            "(gort::go / gort::run_main)", bytes);
 }
 
+// uncache gives P cache c's span of class spc back to its central list,
+// taking the slots it did not use back out of the statistics counted when
+// it was cached.
+void uncache(MCache& c, int spc) {
+  Span* s = c.alloc[spc];
+  if (s == &g_empty_span) return;
+  if (uint64_t unused = s->nelems - s->alloc_count) {
+    g_counters.heap_live.fetch_sub(unused * s->elemsize, std::memory_order_relaxed);
+    g_counters.small_mallocs[span_class_size(spc)].fetch_sub(unused, std::memory_order_relaxed);
+  }
+  uncache_span(s);
+  c.alloc[spc] = &g_empty_span;
+}
+
 // refill replaces P p's cached span of class spc with one that has a free
 // slot (Go's mcache.refill).
 void refill(MCache& c, int spc) {
-  Span* old = c.alloc[spc];
-  if (old != &g_empty_span) {
-    // Give back the slots it did not use.
-    uint64_t unused = old->nelems - old->alloc_count;
-    if (unused) {
-      g_counters.heap_live.fetch_sub(unused * old->elemsize, std::memory_order_relaxed);
-      g_counters.small_mallocs[span_class_size(spc)].fetch_sub(unused, std::memory_order_relaxed);
-    }
-    uncache_span(old);
-  }
+  uncache(c, spc);
   deduct_sweep_credit(kClassToPages[span_class_size(spc)] << kPageShift);
   Span* s = cache_span(spc);
   s->cached = true;
@@ -154,12 +170,7 @@ void* allocate_slow(size_t bytes, uint16_t type) {
     if (slot >= s->nelems) GC_THROW("gc: refill gave span %#lx of class %d with no free slot", s->base, spc);
   }
   s->alloc_count++;
-  void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
-  GC_UNPOISON(obj, s->elemsize);
-  zero_object(obj, s->elemsize);
-  if (type) s->set_type(slot, type);
-  if ((c.next_sample -= static_cast<int64_t>(bytes)) < 0) sample(c, s, slot, obj, bytes);
-  return obj;
+  return hand_out(c, s, slot, bytes, type);
 }
 
 }  // namespace
@@ -171,14 +182,7 @@ void* allocate(size_t bytes, uint16_t type) {
     int spc = span_class(size_to_class(bytes), type == 0);
     Span* s = c.alloc[spc];
     uint32_t slot = s->next_free_fast();
-    if (__builtin_expect(slot != Span::kNoSlot, 1)) {
-      void* obj = reinterpret_cast<void*>(s->slot_addr(slot));
-      GC_UNPOISON(obj, s->elemsize);
-      zero_object(obj, s->elemsize);
-      if (type) s->set_type(slot, type);
-      if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0, 0)) sample(c, s, slot, obj, bytes);
-      return obj;
-    }
+    if (__builtin_expect(slot != Span::kNoSlot, 1)) return hand_out(c, s, slot, bytes, type);
   }
   return allocate_slow(bytes, type);
 }
@@ -226,19 +230,8 @@ void Span::set_type_slow(uint32_t slot, uint16_t type) {
 }
 
 void flush_caches() {
-  for (MCache& c : g_caches) {
-    for (int spc = 0; spc < kNumSpanClasses; spc++) {
-      Span* s = c.alloc[spc];
-      if (s == &g_empty_span) continue;
-      uint64_t unused = s->nelems - s->alloc_count;
-      if (unused) {
-        g_counters.heap_live.fetch_sub(unused * s->elemsize, std::memory_order_relaxed);
-        g_counters.small_mallocs[span_class_size(spc)].fetch_sub(unused, std::memory_order_relaxed);
-      }
-      uncache_span(s);
-      c.alloc[spc] = &g_empty_span;
-    }
-  }
+  for (MCache& c : g_caches)
+    for (int spc = 0; spc < kNumSpanClasses; spc++) uncache(c, spc);
 }
 
 void report_freed_special(const Special& sp) {

@@ -179,7 +179,6 @@ Span* new_span_struct() {
 
 }  // namespace
 
-std::atomic<int64_t> g_scavenge_limit{kNoMemoryLimit};
 static Span* alloc_span_locked(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelems, uint64_t* paged_in);
 
 void heap_init() {
@@ -202,8 +201,8 @@ Span* alloc_span(size_t npages, int spanclass, uint32_t elemsize, uint32_t nelem
   // Paging released memory back in may take the process over the memory
   // limit: release as much elsewhere, now (Go 1.19's mheap.allocSpan does
   // the same).
-  int64_t limit = g_scavenge_limit.load(std::memory_order_relaxed);
-  if (paged_in && limit != kNoMemoryLimit) {
+  int64_t limit = paged_in ? memory_limit() : kNoMemoryLimit;
+  if (limit != kNoMemoryLimit) {
     uint64_t non_heap = non_heap_sys_bytes();
     PageStats ps = page_stats();
     uint64_t mapped = ps.sys - ps.released + non_heap;
