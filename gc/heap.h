@@ -84,6 +84,12 @@ void* allocate(size_t bytes, uint16_t type);
 extern std::atomic<bool> g_write_barrier_enabled;  // written only with the world stopped
 void write_barrier_slow(void* const* slot, const void* new_value);
 
+// shade is the barrier for a pointer stored outside the heap (a Root, a
+// gc::Pool's storage): the new value is greyed while marking runs.
+inline void shade(const void* p) {
+  if (__builtin_expect(g_write_barrier_enabled.load(std::memory_order_relaxed), 0)) write_barrier_slow(nullptr, p);
+}
+
 // mark_from_visitor is the Visitor's way into the marker.
 void mark_from_visitor(Visitor& v, const void* p);
 
@@ -213,8 +219,7 @@ class Root final {
  private:
   void set(T* p) {
     if (!slot_) slot_ = detail::root_acquire();
-    if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
-      detail::write_barrier_slow(nullptr, p);
+    detail::shade(p);
     slot_->ptr.store(p, std::memory_order_relaxed);
   }
   detail::RootSlot* slot_;

@@ -61,16 +61,6 @@
 
 namespace gc {
 
-namespace detail {
-
-// shade tells the collector about a pointer entering or leaving the pool
-// while it marks (Root's barrier): no-op when the barrier is off.
-inline void pool_shade(const void* p) {
-  if (__builtin_expect(g_write_barrier_enabled.load(std::memory_order_relaxed), 0)) write_barrier_slow(nullptr, p);
-}
-
-}  // namespace detail
-
 template <class T>
 class Pool final : private detail::RootScanner {
  public:
@@ -106,7 +96,7 @@ class Pool final : private detail::RootScanner {
       if (!x) x = steal(victim_.get(), pid);
     }
     if (x) {
-      detail::pool_shade(x);
+      detail::shade(x);  // entering or leaving the pool while marking
       return x;
     }
     return new_ ? new_() : nullptr;
@@ -116,7 +106,7 @@ class Pool final : private detail::RootScanner {
   // afterwards: another goroutine may get it. Call on a goroutine.
   void put(T* x) {
     if (!x) return;
-    detail::pool_shade(x);
+    detail::shade(x);  // entering or leaving the pool while marking
     int pid = gort::current_p_index();
     if (Local* own = private_local(pid); own && own->priv == nullptr) {
       own->priv = x;
