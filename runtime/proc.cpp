@@ -60,7 +60,7 @@ void newm(P* p, bool spinning) {
   M* m = allocm();
   m->nextp = p;
   m->spinning = spinning;
-  m->ncreator_pcs = capture_frames(m->creator_pcs, ThreadInfo::kMaxCreatorPcs);
+  m->ncreator_pcs = capture_stack(m->creator_pcs, ThreadInfo::kMaxCreatorPcs);
   m->thread = std::thread([m] { mstart(m); });
 }
 

@@ -61,6 +61,7 @@
 #include "runtime/observer.h"
 #include "runtime/runq.h"
 #include "runtime/stack.h"
+#include "runtime/stackwalk.h"
 #include "runtime/threads.h"
 #include "runtime/timer.h"
 
@@ -453,11 +454,6 @@ void gcstopm(M* m);
 void thread_register(M* m);
 void thread_unregister();
 void threads_reset();
-// walk_frame_pointers follows the rbp chain from fp while it stays in
-// [lo, hi), storing return addresses; returns how many.
-int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max);
-// capture_frames walks the caller's own stack.
-int capture_frames(uintptr_t* pcs, int max);
 
 // ---- scan.cpp ----
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -47,7 +48,7 @@ int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs
   return n;
 }
 
-GORT_TLS_READER int capture_frames(uintptr_t* pcs, int max) {
+GORT_TLS_READER int capture_stack(uintptr_t* pcs, int max, int skip) {
   uintptr_t lo = 0, hi = 0;
   if (G* g = detail::curg()) {
     lo = g->stack.lo;
@@ -58,7 +59,37 @@ GORT_TLS_READER int capture_frames(uintptr_t* pcs, int max) {
   } else {
     own_stack_bounds(&lo, &hi);
   }
-  return walk_frame_pointers(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)), lo, hi, pcs, max);
+  // The walk starts at this function's own frame, whose saved return
+  // address points into the caller (the function is never inlined).
+  constexpr int kMaxSkipped = 16;
+  if (skip > kMaxSkipped) skip = kMaxSkipped;
+  auto fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (skip == 0) return walk_frame_pointers(fp, lo, hi, pcs, max);
+  uintptr_t buf[kMaxSkipped + 64];
+  int want = max + skip < static_cast<int>(std::size(buf)) ? max + skip : static_cast<int>(std::size(buf));
+  int n = walk_frame_pointers(fp, lo, hi, buf, want);
+  int k = 0;
+  for (int i = skip; i < n && k < max; i++) pcs[k++] = buf[i];
+  return k;
+}
+
+int goroutine_stack(const G* g, uintptr_t* pcs, int max) {
+  if (max <= 0) return 0;
+  SavedFrame f = saved_frame(g);
+  if (f.pc == 0) return 0;
+  pcs[0] = f.pc;
+  return 1 + walk_frame_pointers(f.fp, f.sp, g->stack.hi, pcs + 1, max - 1);
+}
+
+GORT_TLS_READER void signal_view(SignalView* v) {
+  *v = SignalView{};
+  v->thread = tls_thread;
+  G* g = detail::tls_curg;
+  if (g == nullptr) return;
+  v->g = g;
+  v->goid = g->id.load(std::memory_order_relaxed);
+  v->g_stack_lo = g->stack.lo;
+  v->g_stack_hi = g->stack.hi;
 }
 
 void thread_register(M* m) {
