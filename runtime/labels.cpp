@@ -104,6 +104,19 @@ void set_labels(LabelSet labels) {
   unref(g->labels.exchange(l, std::memory_order_seq_cst));
 }
 
+SharedLabelSet::SharedLabelSet(LabelSet labels) : shared_(new SharedLabels()) { shared_->set = std::move(labels); }
+
+SharedLabelSet::~SharedLabelSet() { unref(shared_); }
+
+void set_labels(const SharedLabelSet& labels) {
+  G* g = detail::curg();
+  if (g == nullptr) return;
+  SharedLabels* l = labels.shared_;
+  if (l->set.empty()) l = nullptr;
+  if (l != nullptr) l->refs.fetch_add(1, std::memory_order_relaxed);
+  unref(g->labels.exchange(l, std::memory_order_seq_cst));
+}
+
 LabelSet get_labels() {
   G* g = detail::curg();
   if (g == nullptr) return {};

@@ -120,6 +120,7 @@ bool Session::serve_one() {
   req.method = msg.method();
   req.method_name = msg.method_string();
   req.msg = &msg;
+  req.peer_closed = [this] { return conn_.peer_closed(); };
   std::string_view raw_query;
   if (!split_target(msg.target(), req.path, raw_query)) {
     refuse(400, "malformed request target", {ctx_.metrics->unmatched_id(), method_label(req.method)}, t0);
@@ -187,6 +188,12 @@ void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
     res.error(401, "unauthorized");
     return;
   }
+  // The handler runs under its route's profiler labels (endpoint=/work …),
+  // so CPU and goroutine profiles can be split by endpoint (-tagfocus).
+  if (m.route->labels) gort::set_labels(*m.route->labels);
+  struct ClearLabels {
+    ~ClearLabels() { gort::set_labels(gort::LabelSet{}); }
+  } clear_labels;
   m.route->handler(req, res);
 }
 

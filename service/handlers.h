@@ -3,8 +3,8 @@
 //   workloads.cpp        /  /work  /alloc  /sleep  /mixed  /error
 //   gc_control.cpp       /gc (GOGC, GOMEMLIMIT, forced collection)
 //   demos.cpp            /leak (goroutine leak)  /contend (Mutex contention)
-//   observe_handlers.cpp /metrics  /debug/vars  and, until the profilers
-//                        exist, the 501 stand-ins /debug/pprof/*
+//   observe_handlers.cpp /metrics  /debug/vars
+//   pprof_handlers.cpp   /debug/pprof/* (Go's net/http/pprof)
 //
 // Each handler is ordinary sequential code on the connection's goroutine
 // (see http_types.h); reply texts match SPEC.md and the Go peer exactly.
@@ -37,6 +37,8 @@ struct DebugInfo {
 };
 // add_debug_routes adds /debug/vars and /debug/pprof/* (debug routes).
 void add_debug_routes(Router& r, const DebugInfo& info);
+// add_pprof_routes adds /debug/pprof/* (debug routes; info must outlive r).
+void add_pprof_routes(Router& r, const DebugInfo& info);
 // add_index_route adds "/", listing every route of r registered before it
 // and the note line (e.g. where the debug endpoints went).
 void add_index_route(Router& r, std::string note);

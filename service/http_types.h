@@ -33,6 +33,10 @@ struct Request {
   std::string path;              // percent-decoded path, no query
   Query query;
   const BeastRequest* msg = nullptr;  // the parsed message (headers, body)
+  // peer_closed reports whether the client has hung up (or the connection
+  // failed) while the handler runs — long handlers (a 30 s profile) poll it
+  // to stop early. Never blocks; null in tests that build a Request by hand.
+  std::function<bool()> peer_closed;
 };
 
 struct Response {

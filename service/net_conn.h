@@ -23,6 +23,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <poll.h>
+
 #include <cstdint>
 #include <utility>
 
@@ -42,6 +44,15 @@ class NetConn final {
   NetConn& operator=(const NetConn&) = delete;
 
   tcp::socket& socket() { return sock_; }
+
+  // peer_closed reports, without blocking, whether the client has shut
+  // down its side or the connection has failed (poll's POLLRDHUP, POLLHUP,
+  // POLLERR). Bytes of a pipelined next request do not count.
+  bool peer_closed() {
+    pollfd p{sock_.native_handle(), POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
 
   // read_some reads at least one byte into b, parking until some arrive.
   template <class MutableBufferSequence>

@@ -1,5 +1,5 @@
-// observe_handlers.cpp — /metrics, /debug/vars, and the /debug/pprof/*
-// stand-ins (501 with a one-line reason until the profilers exist).
+// observe_handlers.cpp — /metrics and /debug/vars (the /debug/pprof/*
+// routes are in pprof_handlers.cpp).
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
@@ -17,7 +17,6 @@ namespace gortd {
 namespace {
 
 constexpr std::string_view kJson = "application/json; charset=utf-8";
-constexpr const char* kNeedsProfilers = "profiling endpoints are not built yet (they come with the profilers)";
 
 // json_string quotes s as a JSON string.
 std::string json_string(std::string_view s) {
@@ -144,11 +143,7 @@ void add_debug_routes(Router& r, const DebugInfo& info) {
      res.content_type = kJson;
      res.body = debug_vars(info);
    }, true).describe("/debug/vars", "expvar-style JSON: cmdline, memstats, scheduler counters");
-  auto not_built = [](const Request&, Response& res) { res.error(501, kNeedsProfilers); };
-  r.add("/debug/pprof/", {http::verb::get}, not_built, true)
-      .describe("/debug/pprof/", "profiles and execution trace (501: profilers not built yet)");
-  r.add("/debug/pprof/symbol", {http::verb::get, http::verb::post}, not_built, true);
-  r.add("/debug/pprof/{profile}", {http::verb::get}, not_built, true);
+  add_pprof_routes(r, info);
 }
 
 }  // namespace gortd

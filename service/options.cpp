@@ -65,8 +65,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     ("write-timeout", po::value<std::string>()->default_value("30s"), "limit for writing one reply to a client that does not read")
     ("shutdown-timeout", po::value<std::string>()->default_value("10s"), "on SIGINT/SIGTERM, how long to let in-flight requests finish")
     ("max-conns", po::value<int64_t>()->default_value(o.limits.max_conns), "connection cap; connections beyond it are answered 503")
-    ("block-profile-rate", po::value<int64_t>()->default_value(0), "block profile: sample one blocking event per NS ns blocked (0 = off; used once the profilers exist)")
-    ("mutex-profile-fraction", po::value<int64_t>()->default_value(0), "mutex profile: sample 1/N contention events (0 = off; used once the profilers exist)")
+    ("block-profile-rate", po::value<int64_t>()->default_value(0), "block profile: record blocking events of at least NS ns, shorter ones with probability blocked/NS (Go's runtime.SetBlockProfileRate; 0 = off, 1 = every event)")
+    ("mutex-profile-fraction", po::value<int64_t>()->default_value(0), "mutex profile: record 1/N of contention events on average (Go's runtime.SetMutexProfileFraction; 0 = off)")
     ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated on average (0 = off; Go's runtime.MemProfileRate)");
   // clang-format on
 

@@ -24,9 +24,8 @@ struct Options {
   int64_t stats_interval_ns = 0;   // 0: no periodic stats line
   int64_t shutdown_timeout_ns = 10'000'000'000;  // SIGINT/SIGTERM wait for in-flight requests
   ServeLimits limits;
-  // Profiling rates (Go's runtime.SetBlockProfileRate etc.); block and
-  // mutex are used once the profilers exist, the memory rate goes to the
-  // heap (gc::set_mem_profile_rate).
+  // Profiling rates (Go's runtime.SetBlockProfileRate,
+  // SetMutexProfileFraction, MemProfileRate), applied at start-up.
   int64_t block_profile_rate_ns = 0;
   int64_t mutex_profile_fraction = 0;
   int64_t mem_profile_rate_bytes = 512 * 1024;

@@ -1,12 +1,15 @@
 // router.cpp — the route table (see router.h).
 #include "service/router.h"
 
+#include <memory>
+
 namespace gortd {
 
 Route& Router::add(std::string pattern, std::vector<http::verb> methods, Handler handler, bool protected_) {
   Route r;
   size_t brace = pattern.find('{');
   if (brace != std::string::npos) r.prefix = pattern.substr(0, brace);
+  r.labels = std::make_shared<const gort::SharedLabelSet>(gort::LabelSet{{"endpoint", pattern}});
   r.pattern = std::move(pattern);
   bool has_get = false, has_head = false;
   for (http::verb v : methods) {

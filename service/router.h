@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "runtime/gort.h"
 #include "service/http_types.h"
 
 namespace gortd {
@@ -33,6 +35,8 @@ struct Route {
   int metric_path = 0;      // RequestMetrics path id for `pattern`
   std::string usage;        // for the index page: "/work?n=N"
   std::string summary;      // for the index page: one line of what it does
+  // labels: the profiler labels its handler runs under ({endpoint: pattern}).
+  std::shared_ptr<const gort::SharedLabelSet> labels;
 
   // describe sets the index page's usage and summary lines.
   Route& describe(std::string u, std::string s) {

@@ -11,6 +11,8 @@
 
 #include "gc/hooks.h"
 #include "gc/stats.h"
+#include "profilers/contention_profile.h"
+#include "profilers/heap_profile.h"
 #include "runtime/gort.h"
 #include "runtime/netpoll.h"
 #include "service/auth.h"
@@ -113,8 +115,11 @@ int64_t Server::abandoned() const { return s_->abandoned; }
 
 int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   State& s = *s_;
-  // The heap profile's rate first: nothing has allocated from the heap yet.
-  gc::set_mem_profile_rate(s.opts.mem_profile_rate_bytes);
+  // The heap profiler first: nothing has allocated from the heap yet.
+  profilers::set_mem_profile_rate(s.opts.mem_profile_rate_bytes);
+  profilers::start_heap_profiler();
+  profilers::set_block_profile_rate(s.opts.block_profile_rate_ns);
+  profilers::set_mutex_profile_fraction(static_cast<int>(s.opts.mutex_profile_fraction));
   start_gc_metrics();
   // Signals that arrive before we wait for them are queued by Asio, so
   // installing the set first makes a signal during start-up a shutdown.
