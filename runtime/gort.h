@@ -139,8 +139,8 @@ LabelSet get_labels();
 
 struct SharedLabels;
 // SharedLabelSet is an immutable label set built once and installed many
-// times (a server's per-route labels): set_labels(const SharedLabelSet&)
-// costs one atomic increment instead of an allocation and a copy.
+// times (a server's per-route labels): set_shared_labels costs one atomic
+// increment instead of an allocation and a copy.
 class SharedLabelSet final {
  public:
   explicit SharedLabelSet(LabelSet labels);
@@ -149,11 +149,11 @@ class SharedLabelSet final {
   SharedLabelSet& operator=(const SharedLabelSet&) = delete;
 
  private:
-  friend void set_labels(const SharedLabelSet& labels);
+  friend void set_shared_labels(const SharedLabelSet& labels);
   SharedLabels* shared_;  // holds one reference for the handle's lifetime
 };
-// set_labels replaces the running goroutine's labels with a shared set.
-void set_labels(const SharedLabelSet& labels);
+// set_shared_labels replaces the running goroutine's labels with a shared set.
+void set_shared_labels(const SharedLabelSet& labels);
 
 // BlockingSection marks a region in which the goroutine makes a blocking
 // system call (Go's entersyscall/exitsyscall). sysmon hands the P to another

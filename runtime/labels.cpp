@@ -108,7 +108,7 @@ SharedLabelSet::SharedLabelSet(LabelSet labels) : shared_(new SharedLabels()) { 
 
 SharedLabelSet::~SharedLabelSet() { unref(shared_); }
 
-void set_labels(const SharedLabelSet& labels) {
+void set_shared_labels(const SharedLabelSet& labels) {
   G* g = detail::curg();
   if (g == nullptr) return;
   SharedLabels* l = labels.shared_;
