@@ -167,7 +167,7 @@ void set_shared_labels(const SharedLabelSet& labels);
 // frozen (scan.h).
 class BlockingSection final {
  public:
-  BlockingSection();
+  __attribute__((noinline)) BlockingSection();  // out of line: see syscall.cpp
   ~BlockingSection();
   BlockingSection(const BlockingSection&) = delete;
   BlockingSection& operator=(const BlockingSection&) = delete;

@@ -16,7 +16,11 @@
 
 namespace gort {
 
-BlockingSection::BlockingSection() {
+// Never inlined: record_syscall_entry reads this constructor's frame to
+// find the frame that entered the section (where goroutine_stack starts);
+// inlined into that frame (as LTO does), the walk would begin one frame
+// higher and leave the caller out of goroutine dumps.
+__attribute__((noinline)) BlockingSection::BlockingSection() {
   G* g = detail::curg();
   if (g == nullptr) return;
   M* m = g->m;
