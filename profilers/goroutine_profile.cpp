@@ -30,11 +30,13 @@
 // sample per distinct (stack, labels); stacks keep at most 32 frames (Go's
 // StackRecord).
 //
-// debug=1 (printCountProfile, stack_text.h):
+// debug=1 (printCountProfile, stack_text.h; the "@" line lists every PC,
+// the "#" lines hide the leading frames of the runtime, gort::park_g and
+// the channel code, as Go hides runtime.gopark and runtime.chanrecv):
 //   goroutine profile: total 5
-//   3 @ 0x4d3a1f 0x4d3c88 0x4d41e2
+//   3 @ 0x4d3a1f 0x4d3c88 0x4d41e2 0x4c1a31 0x4c7b5d 0x7f3a2c21918f
 //   # labels: {"endpoint":"/work"}
-//   #	0x4d3a1e	gort::detail::park_current(…)+0x5e	/src/runtime/switch.cpp:211
+//   #	0x4c1a30	leak_worker(gort::Chan<int>*)+0x10	/src/service/leak.cpp:30
 //   …
 //   <empty line>
 //

@@ -298,12 +298,13 @@ std::vector<CountGroup> group_records(std::span<const CountRecord> records) {
 
 }  // namespace
 
-void append_count_profile(std::string& out, const char* name, std::span<const CountRecord> records) {
+void append_count_profile(std::string& out, const char* name, std::span<const CountRecord> records,
+                          bool all_frames) {
   out += name;
   out += " profile: total " + std::to_string(records.size()) + "\n";
   for (const CountGroup& g : group_records(records)) {
     out += std::to_string(g.count) + " " + g.key + "\n";
-    append_stack_record(out, records[g.first].stack, false);
+    append_stack_record(out, records[g.first].stack, all_frames);
   }
 }
 

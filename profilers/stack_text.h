@@ -82,8 +82,10 @@ struct CountRecord {
 //   # labels: {"k1":"v1", "k2":"v2"}        (only when there are labels)
 //   <stack record, append_stack_record>
 // one block per distinct (stack, labels), by count descending, then by the
-// text of the "@ …" line (Go's keysByCount).
-void append_count_profile(std::string& out, const char* name, std::span<const CountRecord> records);
+// text of the "@ …" line (Go's keysByCount). all_frames is passed to
+// append_stack_record.
+void append_count_profile(std::string& out, const char* name, std::span<const CountRecord> records,
+                          bool all_frames = false);
 
 // count_profile returns printCountProfile's debug=0 profile: sample type
 // and period type <name>/count, period 1, one sample per distinct (stack,

@@ -11,6 +11,11 @@
 // max(gort::threads_created(), live threads). Stacks are truncated at
 // ThreadInfo::kMaxCreatorPcs (32, as Go's StackRecord).
 //
+// Go's text hides a stack's leading runtime frames unless nothing else is
+// left; its thread-creating stacks are runtime frames only, so it shows
+// them all. Ours end in std::thread's frames, which would be all that was
+// left, so the text shows every frame (all_frames), as Go's output does.
+//
 // Text form (Go's printCountProfile, stack_text.h):
 //   threadcreate profile: total 6
 //   4 @ 0x4c2d1f 0x4c35a8 …
@@ -58,7 +63,7 @@ Profile threadcreate_profile() {
 std::string threadcreate_profile_text() {
   std::vector<CountRecord> records = thread_records();
   std::string out;
-  append_count_profile(out, "threadcreate", records);
+  append_count_profile(out, "threadcreate", records, /*all_frames=*/true);
   return out;
 }
 

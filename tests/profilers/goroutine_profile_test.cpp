@@ -426,7 +426,6 @@ BOOST_AUTO_TEST_CASE(profiles_while_goroutines_churn) {
   std::atomic<bool> stop{false};
   std::vector<std::string> texts1, texts2;
   std::vector<profilers::Profile> profs;
-  std::vector<std::pair<int64_t, int64_t>> bounds;  // num_goroutine around each profile
   gort::run_main([&] {
     gort::WaitGroup wg;
     for (int c = 0; c < kChurners; c++) {
@@ -460,14 +459,13 @@ BOOST_AUTO_TEST_CASE(profiles_while_goroutines_churn) {
         wg.done();
       });
     }
+    wait_until([&] { return gort::num_goroutine() >= kLive; }, "the churners keep 200 goroutines alive");
     for (int i = 0; i < kProfiles; i++) {
-      int64_t lo = gort::num_goroutine();
       switch (i % 3) {
         case 0: texts1.push_back(profilers::goroutine_profile_text(1)); break;
         case 1: texts2.push_back(profilers::goroutine_profile_text(2)); break;
         case 2: profs.push_back(profilers::goroutine_profile()); break;
       }
-      bounds.emplace_back(lo, gort::num_goroutine());
     }
     stop.store(true);
     wg.wait();
@@ -478,15 +476,20 @@ BOOST_AUTO_TEST_CASE(profiles_while_goroutines_churn) {
     int64_t sum = 0;
     for (const CountBlock& b : c.blocks) sum += b.count;
     BOOST_TEST(sum == c.total);
-    BOOST_TEST(c.total > kChurners);
+    BOOST_TEST(c.total >= kLive);
   }
   for (const std::string& t : texts2) {
     std::vector<Traceback> dump = parse_dump(t);
     std::set<int64_t> ids;
     for (const Traceback& g : dump) ids.insert(g.id);
     BOOST_TEST(ids.size() == dump.size());
-    BOOST_TEST(dump.size() > static_cast<size_t>(kChurners));
+    BOOST_TEST(dump.size() >= static_cast<size_t>(kLive));
     BOOST_TEST(dump[0].state == "running");
   }
-  for (const profilers::Profile& p : profs) BOOST_TEST(count_values(p) > kChurners);
+  int64_t most = 0;
+  for (const profilers::Profile& p : profs) {
+    BOOST_TEST(count_values(p) >= kLive);
+    most = std::max(most, count_values(p));
+  }
+  BOOST_TEST_MESSAGE("largest profile: " << most << " goroutines");
 }

@@ -42,7 +42,7 @@ BOOST_AUTO_TEST_CASE(counts_created_threads_and_their_stacks) {
   std::string text;
   profilers::Profile prof;
   Threads threads;
-  int64_t created = 0;
+  int64_t created_before = 0, created_after = 0;
   gort::run_main(
       [&] {
         // Four goroutines in blocking sections make the scheduler start Ms
@@ -65,10 +65,12 @@ BOOST_AUTO_TEST_CASE(counts_created_threads_and_their_stacks) {
         gort_test::wait_until([&] { return count_threads().ms_with_stack >= 2; }, "two Ms were started");
         release.store(true);
         wg.wait();
+        // sysmon may start more Ms meanwhile: bracket the two profiles.
         threads = count_threads();
+        created_before = gort::threads_created();
         text = profilers::threadcreate_profile_text();
         prof = profilers::threadcreate_profile();
-        created = gort::threads_created();
+        created_after = gort::threads_created();
       },
       gort::Config{.gomaxprocs = 2});
   BOOST_TEST_MESSAGE(text);
@@ -81,7 +83,8 @@ BOOST_AUTO_TEST_CASE(counts_created_threads_and_their_stacks) {
   const int64_t total = std::stoll(m[1].str());
   BOOST_TEST(total >= threads.ms);
   BOOST_TEST(total >= threads.live);
-  BOOST_TEST(total == created);
+  BOOST_TEST(total >= created_before);
+  BOOST_TEST(total <= created_after);
 
   // Blocks: "N @ 0x…", "#" frame lines, an empty line.
   static const std::regex at_re("^(\\d+) @((?: 0x[0-9a-f]+)*)$");
@@ -116,6 +119,7 @@ BOOST_AUTO_TEST_CASE(counts_created_threads_and_their_stacks) {
     psum += s.values.at(0);
     if (!s.stack.empty()) pstack += s.values[0];
   }
-  BOOST_TEST(psum == total);
-  BOOST_TEST(pstack == with_stack);
+  BOOST_TEST(psum >= total);  // taken after the text
+  BOOST_TEST(psum <= created_after);
+  BOOST_TEST(pstack >= with_stack);
 }
