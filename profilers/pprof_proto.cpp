@@ -43,9 +43,7 @@
 // uses gzip.BestSpeed.
 #include <zlib.h>
 
-#include <algorithm>
 #include <map>
-#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -61,17 +59,44 @@ namespace {
 using detail::ProtoWriter;
 
 // Field numbers of profile.proto (see the table above).
-enum ProfileField { kSampleType = 1, kSample, kMapping, kLocation, kFunction, kStringTable,
-                    kTimeNanos = 9, kDurationNanos, kPeriodType, kPeriod, kComment, kDefaultSampleType };
+enum ProfileField {
+  kSampleType = 1,
+  kSample,
+  kMapping,
+  kLocation,
+  kFunction,
+  kStringTable,
+  kTimeNanos = 9,
+  kDurationNanos,
+  kPeriodType,
+  kPeriod,
+  kComment,
+  kDefaultSampleType
+};
 enum ValueTypeField { kValueTypeType = 1, kValueTypeUnit };
 enum SampleField { kSampleLocation = 1, kSampleValue, kSampleLabel };
 enum LabelField { kLabelKey = 1, kLabelStr, kLabelNum };
-enum MappingField { kMappingId = 1, kMappingStart, kMappingLimit, kMappingOffset, kMappingFilename,
-                    kMappingBuildId, kMappingHasFunctions, kMappingHasFilenames, kMappingHasLineNumbers,
-                    kMappingHasInlineFrames };
+enum MappingField {
+  kMappingId = 1,
+  kMappingStart,
+  kMappingLimit,
+  kMappingOffset,
+  kMappingFilename,
+  kMappingBuildId,
+  kMappingHasFunctions,
+  kMappingHasFilenames,
+  kMappingHasLineNumbers,
+  kMappingHasInlineFrames
+};
 enum LocationField { kLocationId = 1, kLocationMappingId, kLocationAddress, kLocationLine };
 enum LineField { kLineFunctionId = 1, kLineLine };
-enum FunctionField { kFunctionId = 1, kFunctionName, kFunctionSystemName, kFunctionFilename, kFunctionStartLine };
+enum FunctionField {
+  kFunctionId = 1,
+  kFunctionName,
+  kFunctionSystemName,
+  kFunctionFilename,
+  kFunctionStartLine
+};
 
 // kGzipWindowBits selects a gzip wrapper (16) around deflate's largest
 // window (15).
@@ -79,7 +104,9 @@ constexpr int kGzipWindowBits = 16 + 15;
 
 // known reports whether the symbolizer found anything for a frame (the
 // symbolizer names an unknown PC by its hex address, with no entry or file).
-bool known(const Frame& f) { return f.entry != 0 || !f.file.empty() || f.function.rfind("0x", 0) != 0; }
+bool known(const Frame& f) {
+  return f.entry != 0 || !f.file.empty() || f.function.rfind("0x", 0) != 0;
+}
 
 class Builder final {
  public:
@@ -100,12 +127,14 @@ class Builder final {
     ProtoWriter tail;
     tail.int64_opt(kTimeNanos, p_.time_nanos);
     tail.int64_opt(kDurationNanos, p_.duration_nanos);
-    if (!p_.period_type.type.empty() || !p_.period_type.unit.empty()) value_type_into(tail, kPeriodType, p_.period_type);
+    if (!p_.period_type.type.empty() || !p_.period_type.unit.empty())
+      value_type_into(tail, kPeriodType, p_.period_type);
     tail.int64_opt(kPeriod, p_.period);
     std::vector<int64_t> comments;
     for (const std::string& c : p_.comments) comments.push_back(string_index(c));
     tail.packed(kComment, comments);
-    if (!p_.default_sample_type.empty()) tail.int64_opt(kDefaultSampleType, string_index(p_.default_sample_type));
+    if (!p_.default_sample_type.empty())
+      tail.int64_opt(kDefaultSampleType, string_index(p_.default_sample_type));
     for (const std::string& s : strings_) tail.bytes(kStringTable, s);
     body += tail.data();
     return body;
@@ -255,6 +284,8 @@ std::string gzip(const std::string& data) {
 
 }  // namespace
 
-std::string encode_pprof(const Profile& p) { return gzip(Builder(p).encode()); }
+std::string encode_pprof(const Profile& p) {
+  return gzip(Builder(p).encode());
+}
 
 }  // namespace profilers

@@ -72,7 +72,9 @@ class ProtoWriter final {
   void clear() { data_.clear(); }
 
  private:
-  void key(int tag, int wire_type) { varint(static_cast<uint64_t>(tag) << 3 | static_cast<uint64_t>(wire_type)); }
+  void key(int tag, int wire_type) {
+    varint(static_cast<uint64_t>(tag) << 3 | static_cast<uint64_t>(wire_type));
+  }
 
   std::string data_;
 };

@@ -22,8 +22,9 @@
 //      parameter list is kept (`gortd::xorshift_rounds(unsigned long)`);
 //      without one (extern "C", main; GCC gives none to functions in
 //      anonymous namespaces) DW_AT_name qualified by the enclosing
-//      namespaces and classes, found through a per-CU index of their spans. start_line is DW_AT_decl_line, entry the
-//      subprogram's entry/low PC.
+//      namespaces and classes, found through a per-CU index of their
+//      spans. start_line is DW_AT_decl_line, entry the subprogram's
+//      entry/low PC.
 //   5. Without DWARF for the PC, the ELF symbol table (dynsym/symtab, or the
 //      minidebuginfo libdwfl finds) gives the name and entry, no file or
 //      line. Outside every object the name is the PC in hex.
@@ -121,11 +122,14 @@ std::vector<MapsEntry> read_executable_maps() {
     unsigned long long lo, hi, off, inode;
     char perm[8] = {};
     int name_at = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %llu %n", &lo, &hi, perm, &off, &inode, &name_at) < 5) continue;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %llu %n", &lo, &hi, perm, &off, &inode, &name_at) <
+        5)
+      continue;
     if (std::strlen(perm) < 4 || perm[2] != 'x') continue;
     std::string file = name_at > 0 ? line.substr(static_cast<size_t>(name_at)) : std::string();
     constexpr std::string_view kDeleted = " (deleted)";
-    if (file.size() >= kDeleted.size() && file.compare(file.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
+    if (file.size() >= kDeleted.size() &&
+        file.compare(file.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
       file.resize(file.size() - kDeleted.size());
     if (inode == 0 && file.empty()) continue;
     out.push_back({lo, hi, off, std::move(file)});
@@ -180,7 +184,8 @@ std::string executable_path() {
   if (n <= 0) return {};
   std::string path(buf, static_cast<size_t>(n));
   constexpr std::string_view kDeleted = " (deleted)";
-  if (path.size() >= kDeleted.size() && path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
+  if (path.size() >= kDeleted.size() &&
+      path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
     path.resize(path.size() - kDeleted.size());
   return path;
 }
@@ -408,7 +413,8 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* mod, uintptr_t pc, DwarfIndexes* ix
   std::vector<FunctionRange>& ranges = slot->second;
   if (fresh) {
     index_functions(cu, &ranges);
-    std::sort(ranges.begin(), ranges.end(), [](const FunctionRange& a, const FunctionRange& b) { return a.lo < b.lo; });
+    std::sort(ranges.begin(), ranges.end(),
+              [](const FunctionRange& a, const FunctionRange& b) { return a.lo < b.lo; });
   }
   auto it = std::upper_bound(ranges.begin(), ranges.end(), addr,
                              [](Dwarf_Addr a, const FunctionRange& r) { return a < r.lo; });
@@ -518,7 +524,9 @@ class Resolver {
   }
 
  private:
-  static bool known(const Frame& f) { return f.entry != 0 || !f.file.empty() || f.function.rfind("0x", 0) != 0; }
+  static bool known(const Frame& f) {
+    return f.entry != 0 || !f.file.empty() || f.function.rfind("0x", 0) != 0;
+  }
 
   // report_locked (re)describes the process to the session from
   // /proc/self/maps. Requires dwfl_mu_.
@@ -553,7 +561,8 @@ class Resolver {
     std::vector<Frame> fs = dwarf_frames(mod, pc, &indexes_);
     Frame sym;
     bool have_sym = false;
-    if (fs.empty() || fs.back().function.empty() || fs.back().entry == 0) have_sym = symtab_frame(mod, pc, &sym);
+    if (fs.empty() || fs.back().function.empty() || fs.back().entry == 0)
+      have_sym = symtab_frame(mod, pc, &sym);
     if (fs.empty()) return {have_sym ? sym : unknown_frame(pc)};
     if (have_sym && fs.back().function.empty()) {
       fs.back().function = sym.function;
@@ -583,9 +592,13 @@ Resolver* g_resolver = nullptr;  // set once by the Symbolizer constructor (unde
 
 struct Symbolizer::Impl : Resolver {};
 
-Symbolizer::Symbolizer() : impl_(new Impl) { g_resolver = impl_; }
+Symbolizer::Symbolizer() : impl_(new Impl) {
+  g_resolver = impl_;
+}
 
-Symbolizer::~Symbolizer() { delete impl_; }
+Symbolizer::~Symbolizer() {
+  delete impl_;
+}
 
 Symbolizer& Symbolizer::global() {
   // Never destroyed: frames() hands out references for the process's life,
@@ -594,7 +607,9 @@ Symbolizer& Symbolizer::global() {
   return *s;
 }
 
-const std::vector<Frame>& Symbolizer::frames(uintptr_t pc) { return impl_->frames(pc); }
+const std::vector<Frame>& Symbolizer::frames(uintptr_t pc) {
+  return impl_->frames(pc);
+}
 
 std::vector<Mapping> Symbolizer::mappings() {
   std::vector<LoadedObject> objs;
@@ -612,7 +627,8 @@ std::vector<Mapping> Symbolizer::mappings() {
   }
   // pprof takes the first mapping for the main binary.
   std::string exe = executable_path();
-  std::stable_partition(out.begin(), out.end(), [&](const Mapping& m) { return !exe.empty() && m.file == exe; });
+  std::stable_partition(out.begin(), out.end(),
+                        [&](const Mapping& m) { return !exe.empty() && m.file == exe; });
   return out;
 }
 

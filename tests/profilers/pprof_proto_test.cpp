@@ -30,38 +30,43 @@ using profilers::Sample;
 
 namespace prototest {
 
-int leaf_line = 0;   // line of leaf_work's capture_stack call
-int mid_line = 0;    // line of mid_work's leaf_work call
-int other_line = 0;  // line of other_work's capture_stack call
+int leaf_line = 0;     // line of leaf_work's capture_stack call
+int mid_line = 0;      // line of mid_work's leaf_work call
+int other_line = 0;    // line of other_work's capture_stack call
 int inlined_line = 0;  // line of inlined_leaf's capture_stack call
 int inliner_line = 0;  // line of inlining_caller's inlined_leaf call
 
 __attribute__((noinline)) int leaf_work(uintptr_t* pcs, int max) {
-  leaf_line = __LINE__; int n = gort::capture_stack(pcs, max);
+  leaf_line = __LINE__ + 1;
+  int n = gort::capture_stack(pcs, max);
   asm volatile("" : : "r"(n) : "memory");  // no tail call
   return n;
 }
 
 __attribute__((noinline)) int mid_work(uintptr_t* pcs, int max) {
-  mid_line = __LINE__; int n = leaf_work(pcs, max);
+  mid_line = __LINE__ + 1;
+  int n = leaf_work(pcs, max);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
 
 __attribute__((noinline)) int other_work(uintptr_t* pcs, int max) {
-  other_line = __LINE__; int n = gort::capture_stack(pcs, max);
+  other_line = __LINE__ + 1;
+  int n = gort::capture_stack(pcs, max);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
 
 __attribute__((always_inline)) inline int inlined_leaf(uintptr_t* pcs, int max) {
-  inlined_line = __LINE__; int n = gort::capture_stack(pcs, max);
+  inlined_line = __LINE__ + 1;
+  int n = gort::capture_stack(pcs, max);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
 
 __attribute__((noinline)) int inlining_caller(uintptr_t* pcs, int max) {
-  inliner_line = __LINE__; int n = inlined_leaf(pcs, max);
+  inliner_line = __LINE__ + 1;
+  int n = inlined_leaf(pcs, max);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
@@ -75,8 +80,8 @@ namespace {
 struct Field {
   int tag = 0;
   int wire = 0;
-  uint64_t varint = 0;   // wire type 0
-  std::string bytes;     // wire type 2
+  uint64_t varint = 0;  // wire type 0
+  std::string bytes;    // wire type 2
 };
 
 bool read_varint(std::string_view* s, uint64_t* v) {
@@ -222,9 +227,13 @@ std::string pprof(const std::string& args, const std::string& file) {
   return out;
 }
 
-bool have_go() { return std::string(GO_PATH).size() > 0 && access(GO_PATH, X_OK) == 0; }
+bool have_go() {
+  return std::string(GO_PATH).size() > 0 && access(GO_PATH, X_OK) == 0;
+}
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 std::string self_exe() {
   char buf[4096];
@@ -333,7 +342,8 @@ BOOST_AUTO_TEST_CASE(wire_format_of_a_real_profile) {
   Decoded d(gz);
   BOOST_REQUIRE(!d.strings.empty());
   BOOST_TEST(d.strings[0] == "");
-  BOOST_TEST(std::set<std::string>(d.strings.begin(), d.strings.end()).size() == d.strings.size());  // no duplicates
+  BOOST_TEST(std::set<std::string>(d.strings.begin(), d.strings.end()).size() ==
+             d.strings.size());  // no duplicates
 
   // Sample types, period, times, comments, default type.
   auto types = messages(d.top, 1);
@@ -356,7 +366,7 @@ BOOST_AUTO_TEST_CASE(wire_format_of_a_real_profile) {
   const auto* leaf = d.location(locs[0]);
   BOOST_REQUIRE(leaf != nullptr);
   BOOST_TEST(scalar(*leaf, 3) == p.samples[0].stack[0] - 1);  // address: inside the call
-  BOOST_TEST(scalar(*leaf, 2) == 1u);                          // the main binary's mapping
+  BOOST_TEST(scalar(*leaf, 2) == 1u);                         // the main binary's mapping
   auto lines = messages(*leaf, 4);
   BOOST_REQUIRE_EQUAL(lines.size(), 1u);
   BOOST_TEST(scalar(lines[0], 2) == static_cast<uint64_t>(prototest::leaf_line));
@@ -367,7 +377,7 @@ BOOST_AUTO_TEST_CASE(wire_format_of_a_real_profile) {
   const std::string fname = d.str(scalar(*fn, 4));
   BOOST_TEST(fname.size() > 20);
   BOOST_TEST(fname.compare(fname.size() - 20, 20, "pprof_proto_test.cpp") == 0, fname);
-  BOOST_TEST(scalar(*fn, 5) == static_cast<uint64_t>(prototest::leaf_line - 1));
+  BOOST_TEST(scalar(*fn, 5) == static_cast<uint64_t>(prototest::leaf_line - 2));
 
   // Labels: a string label and a numeric one.
   auto labels = messages(d.samples[0], 3);
@@ -416,16 +426,19 @@ BOOST_AUTO_TEST_CASE(inlined_frames_are_lines_of_one_location) {
   BOOST_REQUIRE(loc != nullptr);
   auto lines = messages(*loc, 4);
   BOOST_REQUIRE_EQUAL(lines.size(), 2u);  // innermost first: the inlined callee, then its caller
-  BOOST_TEST(d.str(scalar(*d.function(scalar(lines[0], 1)), 2)) == "prototest::inlined_leaf(unsigned long*, int)");
+  BOOST_TEST(d.str(scalar(*d.function(scalar(lines[0], 1)), 2)) ==
+             "prototest::inlined_leaf(unsigned long*, int)");
   BOOST_TEST(scalar(lines[0], 2) == static_cast<uint64_t>(prototest::inlined_line));
-  BOOST_TEST(d.str(scalar(*d.function(scalar(lines[1], 1)), 2)) == "prototest::inlining_caller(unsigned long*, int)");
+  BOOST_TEST(d.str(scalar(*d.function(scalar(lines[1], 1)), 2)) ==
+             "prototest::inlining_caller(unsigned long*, int)");
   BOOST_TEST(scalar(lines[1], 2) == static_cast<uint64_t>(prototest::inliner_line));
 
   if (have_go()) {
     const std::string file = write_temp(gz);
     const std::string traces = pprof("-traces -symbolize=none", file);
-    BOOST_TEST(contains(traces, "prototest::inlined_leaf(unsigned long*, int) (inline)\n"
-                                "             prototest::inlining_caller(unsigned long*, int)\n"),
+    BOOST_TEST(contains(traces,
+                        "prototest::inlined_leaf(unsigned long*, int) (inline)\n"
+                        "             prototest::inlining_caller(unsigned long*, int)\n"),
                traces);
     std::remove(file.c_str());
   }

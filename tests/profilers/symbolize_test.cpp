@@ -32,19 +32,22 @@ int inliner_line = 0;  // line of the inlined_helper call in calls_inlined
 // known_function stores its caller-side stack: pcs[0] is the return
 // address of its call to capture_stack.
 __attribute__((noinline)) int known_function(uintptr_t* pcs) {
-  known_line = __LINE__; int n = gort::capture_stack(pcs, 8);
+  known_line = __LINE__ + 1;
+  int n = gort::capture_stack(pcs, 8);
   asm volatile("" : : "r"(n) : "memory");  // no tail call: pcs[0] stays in this function
   return n;
 }
 
 __attribute__((always_inline)) inline int inlined_helper(uintptr_t* pcs) {
-  helper_line = __LINE__; int n = gort::capture_stack(pcs, 8);
+  helper_line = __LINE__ + 1;
+  int n = gort::capture_stack(pcs, 8);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
 
 __attribute__((noinline)) int calls_inlined(uintptr_t* pcs) {
-  inliner_line = __LINE__; int n = inlined_helper(pcs);
+  inliner_line = __LINE__ + 1;
+  int n = inlined_helper(pcs);
   asm volatile("" : : "r"(n) : "memory");
   return n;
 }
@@ -63,7 +66,9 @@ std::string hex(uintptr_t x) {
   return buf;
 }
 
-uintptr_t address_of(int (*f)(uintptr_t*)) { return reinterpret_cast<uintptr_t>(f); }
+uintptr_t address_of(int (*f)(uintptr_t*)) {
+  return reinterpret_cast<uintptr_t>(f);
+}
 
 // run returns a shell command's standard output.
 std::string run(const std::string& cmd) {
@@ -95,7 +100,7 @@ BOOST_AUTO_TEST_CASE(plain_function) {
   BOOST_TEST(fs[0].system_name == "_ZN7symtest14known_functionEPm");
   BOOST_TEST(ends_with(fs[0].file, "tests/profilers/symbolize_test.cpp"), fs[0].file);
   BOOST_TEST(fs[0].line == symtest::known_line);
-  BOOST_TEST(fs[0].start_line == symtest::known_line - 1);  // the line of the signature
+  BOOST_TEST(fs[0].start_line == symtest::known_line - 2);  // the line of the signature
   BOOST_TEST(fs[0].entry == address_of(symtest::known_function));
   BOOST_TEST(fs[0].entry <= pc);
 
@@ -116,7 +121,7 @@ BOOST_AUTO_TEST_CASE(inlined_call) {
   BOOST_REQUIRE_GE(fs.size(), 2u);
   BOOST_TEST(fs[0].function == "symtest::inlined_helper(unsigned long*)");
   BOOST_TEST(fs[0].line == symtest::helper_line);
-  BOOST_TEST(fs[0].start_line == symtest::helper_line - 1);
+  BOOST_TEST(fs[0].start_line == symtest::helper_line - 2);
   BOOST_TEST(ends_with(fs[0].file, "symbolize_test.cpp"), fs[0].file);
   const Frame& outer = fs.back();
   BOOST_TEST(outer.function == "symtest::calls_inlined(unsigned long*)");
@@ -195,11 +200,13 @@ BOOST_AUTO_TEST_CASE(symbol_lookup_like_go) {
   char upper[32];
   std::snprintf(upper, sizeof upper, "0X%" PRIXPTR, fn);
   std::string under = "0x_" + hex(fn).substr(2);
-  want = "num_symbols: 1\n" + hex(fn) + " " + name + "\n" + hex(fn) + " " + name + "\n" + hex(fn) + " " + name + "\n";
+  want = "num_symbols: 1\n" + hex(fn) + " " + name + "\n" + hex(fn) + " " + name + "\n" + hex(fn) + " " +
+         name + "\n";
   BOOST_TEST(symbol_lookup(std::string(octal) + "+" + upper + "+" + under) == want);
   // Malformed spellings name nothing: a trailing underscore, a sign, a
   // digit out of range, a 0x with no digits, overflow.
-  BOOST_TEST(symbol_lookup(hex(fn) + "_+-" + hex(fn) + "+0x+08+0x1" + std::string(40, 'f')) == "num_symbols: 1\n");
+  BOOST_TEST(symbol_lookup(hex(fn) + "_+-" + hex(fn) + "+0x+08+0x1" + std::string(40, 'f')) ==
+             "num_symbols: 1\n");
 
   // Garbage never crashes: 10k unmapped addresses, huge and binary input.
   std::string many;
