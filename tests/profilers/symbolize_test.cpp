@@ -4,7 +4,8 @@
 // at the call site's line), a libc function (ELF symbol table), an
 // unmapped PC (hex name); mappings() (the test binary first, its build ID
 // as `readelf -n` prints it); symbol_lookup's output for valid, invalid
-// and garbage input; and concurrent lookups of uncached PCs.
+// and garbage input; and concurrent lookups of uncached PCs, from threads
+// and from goroutines (whose misses run inside a BlockingSection).
 #define BOOST_TEST_MODULE symbolize_test
 #include <boost/test/unit_test.hpp>
 
@@ -18,7 +19,9 @@
 #include <vector>
 
 #include "profilers/symbolize.h"
+#include "runtime/gort.h"
 #include "runtime/stackwalk.h"
+#include "runtime/sync.h"
 
 using profilers::Frame;
 using profilers::Symbolizer;
@@ -245,5 +248,36 @@ BOOST_AUTO_TEST_CASE(concurrent_lookups_agree) {
       BOOST_TEST(got[t][i] == &fs);  // one cached entry per PC, whoever made it
       BOOST_TEST(!fs.empty());
     }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lookups_from_goroutines) {
+  // On a goroutine a cache miss runs inside a BlockingSection (the P is
+  // handed off while libdw works); goroutines on two Ps resolve fresh PCs
+  // at once, with GOMAXPROCS below their number.
+  const uintptr_t base = address_of(symtest::known_function) + 1;
+  constexpr int kGoroutines = 4, kPcs = 128;
+  std::vector<std::string> names(kGoroutines * kPcs);
+  gort::Config cfg;
+  cfg.gomaxprocs = 2;
+  gort::run_main(
+      [&] {
+        gort::WaitGroup wg;
+        wg.add(kGoroutines);
+        for (int g = 0; g < kGoroutines; g++) {
+          gort::go([&, g] {
+            for (int i = 0; i < kPcs; i++) {
+              const uintptr_t pc = base + 4096 + static_cast<uintptr_t>(i * kGoroutines + g);
+              names[static_cast<size_t>(i * kGoroutines + g)] = Symbolizer::global().frames(pc).back().function;
+            }
+            wg.done();
+          });
+        }
+        wg.wait();
+      },
+      cfg);
+  for (size_t k = 0; k < names.size(); k++) {
+    BOOST_TEST(!names[k].empty());
+    BOOST_TEST(names[k] == Symbolizer::global().frames(base + 4096 + k).back().function);
   }
 }
