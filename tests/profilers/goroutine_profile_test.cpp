@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(parked_labelled_sleeping_and_syscall_goroutines) {
   const CountBlock *blocked = nullptr, *labeled = nullptr;
   for (const CountBlock& b : c.blocks) {
     sum += b.count;
-    if (b.count == kBlocked && b.labels.empty() && any_frame_names(b, "::blocked_on_chan(")) blocked = &b;
+    if (b.count == kBlocked && b.labels.empty() && any_frame_names(b, "::blocked_on_chan")) blocked = &b;
     if (b.count == kLabeled && any_frame_names(b, "labeled_blocked_on_chan")) labeled = &b;
     // tabwriter: the name and file columns start at the same place on every line
     std::vector<size_t> first = display_columns(b.frames[0]);
