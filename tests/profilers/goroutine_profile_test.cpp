@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(parked_labelled_sleeping_and_syscall_goroutines) {
   BOOST_TEST(count_values(prof) == ng_before);
   int found_blocked = 0, found_labeled = 0;
   for (const profilers::Sample& s : prof.samples) {
-    if (s.values[0] == kBlocked && s.labels.empty() && stack_names(s.stack, "::blocked_on_chan(")) found_blocked++;
+    if (s.values[0] == kBlocked && s.labels.empty() && stack_names(s.stack, "::blocked_on_chan")) found_blocked++;
     if (s.values[0] == kLabeled && stack_names(s.stack, "labeled_blocked_on_chan")) {
       found_labeled++;
       BOOST_TEST((s.labels == profilers::Labels{{"endpoint", "/work"}, {"tenant", "a\"b"}}));
