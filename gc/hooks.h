@@ -32,4 +32,19 @@ int64_t set_mem_profile_rate(int64_t bytes);
 int64_t mem_profile_rate();
 inline constexpr int64_t kDefaultMemProfileRateBytes = 512 * 1024;
 
+// sample_cycle returns how many mark terminations there have been (Go's
+// mProfCycle). It advances with the world stopped, as a cycle's marking
+// ends and every span becomes unswept, so a hook reading it knows which
+// cycle an allocation or a free belongs to: frees the sweep reports while
+// it reads N are of objects found dead by mark termination N. One relaxed
+// load.
+uint32_t sample_cycle();
+
+// finish_sweeping sweeps, on the calling goroutine, every span the last
+// cycle left unswept and returns when no sweep is in progress anywhere, so
+// every free of a sampled object that cycle found dead has been reported
+// (the sweep half of Go's runtime.GC, which the heap profile's gc=1 needs).
+// Call on a goroutine.
+void finish_sweeping();
+
 }  // namespace gc

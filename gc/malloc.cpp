@@ -256,4 +256,9 @@ int64_t set_mem_profile_rate(int64_t bytes) {
 
 int64_t mem_profile_rate() { return detail::g_mem_profile_rate.load(std::memory_order_relaxed); }
 
+// The sweep generation advances by 2 per mark termination (heap_internal.h).
+uint32_t sample_cycle() { return detail::g_sweepgen.load(std::memory_order_relaxed) / 2; }
+
+void finish_sweeping() { detail::sweep_all_for_testing(); }
+
 }  // namespace gc
