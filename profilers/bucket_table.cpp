@@ -97,6 +97,16 @@ void for_each_bucket(BucketKind kind, const std::function<void(Bucket&)>& fn) {
   for (Bucket* b = g_all[static_cast<int>(kind)].load(std::memory_order_acquire); b != nullptr; b = b->allnext) fn(*b);
 }
 
+int start_at_return_address(uintptr_t* pcs, int n, uintptr_t ret) {
+  constexpr int kSearchDepth = 4;  // hook frames: the hook and capture_stack at most
+  for (int i = 0; i < n && i < kSearchDepth; i++)
+    if (pcs[i] == ret) {
+      for (int j = i; j < n; j++) pcs[j - i] = pcs[j];
+      return n - i;
+    }
+  return n;
+}
+
 uint64_t bucket_table_bytes() { return g_table_bytes.load(std::memory_order_relaxed); }
 
 }  // namespace profilers

@@ -83,6 +83,13 @@ Bucket* find_bucket(BucketKind kind, const uintptr_t* stk, int n, uint64_t size)
 // created during the walk may be missed. No lock.
 void for_each_bucket(BucketKind kind, const std::function<void(Bucket&)>& fn);
 
+// start_at_return_address makes pcs[0..n) begin at ret — a hook's own
+// return address (__builtin_return_address(0)), i.e. the first frame of
+// the code that called the hook — by dropping the entries before it (the
+// hook's frames); returns the new depth. A stack without ret among its
+// first entries is left as it is.
+int start_at_return_address(uintptr_t* pcs, int n, uintptr_t ret);
+
 // bucket_table_bytes returns the memory the table holds (heads and
 // buckets): Go's BuckHashSys.
 uint64_t bucket_table_bytes();

@@ -95,8 +95,9 @@ void on_block(int64_t delay_ns, gort::WaitReason reason) {
   int64_t rate = g_block_rate_ns.load(std::memory_order_relaxed);
   // Go's blocksampled.
   if (rate <= 0 || (rate > delay_ns && static_cast<int64_t>(fastrand()) % rate > delay_ns)) return;
-  uintptr_t pcs[kMaxStackDepth];
-  int n = gort::capture_stack(pcs, kMaxStackDepth, 0);
+  uintptr_t pcs[kMaxStackDepth + 2];
+  int n = gort::capture_stack(pcs, kMaxStackDepth + 2, 0);
+  n = std::min(kMaxStackDepth, start_at_return_address(pcs, n, reinterpret_cast<uintptr_t>(__builtin_return_address(0))));
   Bucket* b = find_bucket(BucketKind::Block, pcs, n, 0);
   if (b == nullptr) return;
   if (delay_ns < rate) {
@@ -113,8 +114,9 @@ void on_mutex(int64_t delay_ns, gort::WaitReason /*reason*/) {
   if (delay_ns < 0) delay_ns = 0;
   int64_t rate = g_mutex_fraction.load(std::memory_order_relaxed);
   if (rate <= 0 || static_cast<int64_t>(fastrand()) % rate != 0) return;
-  uintptr_t pcs[kMaxStackDepth];
-  int n = gort::capture_stack(pcs, kMaxStackDepth, 0);
+  uintptr_t pcs[kMaxStackDepth + 2];
+  int n = gort::capture_stack(pcs, kMaxStackDepth + 2, 0);
+  n = std::min(kMaxStackDepth, start_at_return_address(pcs, n, reinterpret_cast<uintptr_t>(__builtin_return_address(0))));
   Bucket* b = find_bucket(BucketKind::Mutex, pcs, n, 0);
   if (b == nullptr) return;
   b->block.count.fetch_add(1, std::memory_order_relaxed);

@@ -3,8 +3,8 @@
 //
 // Sampling. The heap calls on_alloc for about one allocation per
 // mem_profile_rate bytes (gc/hooks.h; Go's nextSample) on the allocating
-// goroutine. on_alloc walks that goroutine's stack (capture_stack: the
-// first PC is the return address into the heap's sampling code), finds the
+// goroutine. on_alloc walks that goroutine's stack from the return address
+// into the heap's sampling code (its own frame dropped), finds the
 // (stack, size) bucket (bucket_table.h) and returns it as the allocation's
 // handle; when the sweep frees the object, on_free gets the handle back and
 // charges the free to the same bucket. The heap's own frames (functions in
@@ -83,8 +83,9 @@ std::atomic<int64_t> g_flushed_cycle{-1};  // atomic: the cycle mprof_flush last
 std::once_flag g_start_once;
 
 void* on_alloc(void* /*obj*/, size_t bytes) {
-  uintptr_t pcs[kMaxRawStackDepth];
-  int n = gort::capture_stack(pcs, kMaxRawStackDepth, 0);
+  uintptr_t pcs[kMaxRawStackDepth + 2];
+  int n = gort::capture_stack(pcs, kMaxRawStackDepth + 2, 0);
+  n = start_at_return_address(pcs, n, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   Bucket* b = find_bucket(BucketKind::Memory, pcs, n, bytes);
   if (b == nullptr) return nullptr;
   MemCycle& c = b->mem.future[(gc::sample_cycle() + 2) % 3];
