@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "gc/heap.h"
 #include "gc/hooks.h"
 #include "profilers/heap_profile.h"
@@ -328,6 +330,26 @@ BOOST_AUTO_TEST_CASE(debug1_text_parses_with_pprofs_legacy_grammar) {
   BOOST_TEST(std::regex_search(text, std::regex(R"(\n# Alloc = \d+\n)")));
   BOOST_TEST(std::regex_search(text, std::regex(R"(\n# Stack = \d+ / \d+\n)")));
   BOOST_TEST(std::regex_search(text, std::regex(R"(\n# GCCPUFraction = [0-9.e+-]+\n)")));
+
+  // Go's own reader: `go tool pprof -raw` parses the legacy text and lists
+  // the site's sample, unscaled at rate 1.
+  if (std::string(GO_PATH).empty()) return;
+  char path[] = "/tmp/heap_profile_test_XXXXXX";
+  int fd = mkstemp(path);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+  std::string cmd = std::string(GO_PATH) + " tool pprof -raw " + path + " 2>&1";
+  std::string raw;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) raw.append(buf, n);
+    BOOST_TEST(pclose(f) == 0, raw);
+  }
+  unlink(path);
+  BOOST_TEST(raw.find("alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes") != std::string::npos, raw);
+  BOOST_TEST(std::regex_search(raw, std::regex(R"(\n +200 +12800 +200 +12800: )")), raw);
 }
 
 BOOST_AUTO_TEST_CASE(delta_of_two_profiles_shows_only_what_happened_between) {
