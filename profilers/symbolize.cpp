@@ -13,6 +13,11 @@
 //      gives the lexical blocks and inlined subroutines holding the PC.
 //      (libdw's dwarf_getscopes fails on GCC's LTO units, whose namespace
 //      DIEs carry DW_AT_abstract_origin, and walks the whole CU each time.)
+//      The index includes subprograms nested in other functions' DIEs: in
+//      an LTO unit the concrete instance of a lambda's operator() (often a
+//      "[clone .lto_priv.N]") sits inside its enclosing function's DIE.
+//      If no indexed function holds the PC, the CU's line table still gives
+//      its file:line, and the ELF symbol table its name and entry.
 //   3. Each DW_TAG_inlined_subroutine up to the first DW_TAG_subprogram is a
 //      frame, innermost first. The innermost frame's file:line is the line
 //      table's entry for the PC; each outer frame's file:line is the
@@ -21,10 +26,12 @@
 //      DW_AT_specification) demangled with abi::__cxa_demangle, so the
 //      parameter list is kept (`gortd::xorshift_rounds(unsigned long)`);
 //      without one (extern "C", main; GCC gives none to functions in
-//      anonymous namespaces) DW_AT_name qualified by the enclosing
-//      namespaces and classes, found through a per-CU index of their
-//      spans. start_line is DW_AT_decl_line, entry the subprogram's
-//      entry/low PC.
+//      anonymous namespaces, nor to lambdas' operator()) DW_AT_name
+//      qualified by the enclosing namespaces, classes and functions, found
+//      through a per-CU index of their spans: an enclosing function by its
+//      demangled linkage name, a closure type as "<lambda>", so a lambda is
+//      `ns::f(int)::<lambda>::operator()`. start_line is DW_AT_decl_line,
+//      entry the subprogram's entry/low PC.
 //   5. Without DWARF for the PC, the ELF symbol table (dynsym/symtab, or the
 //      minidebuginfo libdwfl finds) gives the name and entry, no file or
 //      line. Outside every object the name is the PC in hex.
@@ -225,6 +232,7 @@ struct ScopeSpan {
   Dwarf_Off start = 0, end = 0;  // [start, end)
   int parent = -1;               // index of the enclosing span, -1 at the CU's top
   std::string name;              // "" if unnamed
+  bool qualified = false;        // name is already fully qualified (a demangled function)
 };
 
 using CuKey = std::pair<const Dwarf*, Dwarf_Off>;  // a module's Dwarf, a CU offset
@@ -241,9 +249,55 @@ struct DwarfIndexes {
   std::map<CuKey, std::vector<ScopeSpan>> scopes;
 };
 
+// is_scope_tag says whether a DIE of this tag may enclose the declaration
+// of a named entity: namespaces and classes, and functions and their blocks
+// (local classes; a lambda's closure type and its operator()).
 bool is_scope_tag(int tag) {
   return tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
-         tag == DW_TAG_union_type || tag == DW_TAG_module;
+         tag == DW_TAG_union_type || tag == DW_TAG_module || tag == DW_TAG_subprogram ||
+         tag == DW_TAG_lexical_block;
+}
+
+// has_call_operator says whether a class DIE declares an operator().
+bool has_call_operator(Dwarf_Die* die) {
+  Dwarf_Die child;
+  if (dwarf_child(die, &child) != 0) return false;
+  do {
+    if (dwarf_tag(&child) == DW_TAG_subprogram) {
+      const char* n = dwarf_diename(&child);
+      if (n != nullptr && std::strcmp(n, "operator()") == 0) return true;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
+// scope_name names a scope DIE for the qualified names of what it encloses:
+// a function by its demangled linkage name (already qualified, with its
+// parameter list, as the demangler prints an enclosing function) or its
+// DW_AT_name; an unnamed class with an operator() "<lambda>"; an anonymous
+// namespace "(anonymous namespace)"; a lexical block "".
+void scope_name(Dwarf_Die* die, ScopeSpan* span) {
+  const int tag = dwarf_tag(die);
+  if (tag == DW_TAG_lexical_block) return;
+  Dwarf_Attribute attr;
+  if (tag == DW_TAG_subprogram) {
+    const char* linkage = nullptr;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) != nullptr ||
+        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr) != nullptr)
+      linkage = dwarf_formstring(&attr);
+    if (linkage != nullptr && linkage[0] == '_' && linkage[1] == 'Z') {
+      span->name = demangle(linkage);
+      span->qualified = span->name != linkage;
+      return;
+    }
+  }
+  // LTO units name their namespaces through DW_AT_abstract_origin.
+  if (dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr)
+    if (const char* n = dwarf_formstring(&attr)) span->name = n;
+  if (!span->name.empty()) return;
+  if (tag == DW_TAG_namespace) span->name = "(anonymous namespace)";
+  if ((tag == DW_TAG_class_type || tag == DW_TAG_structure_type) && has_call_operator(die))
+    span->name = "<lambda>";
 }
 
 void index_scopes(Dwarf_Die* parent_die, int parent, Dwarf_Off parent_end, std::vector<ScopeSpan>* out) {
@@ -257,10 +311,7 @@ void index_scopes(Dwarf_Die* parent_die, int parent, Dwarf_Off parent_end, std::
       span.start = dwarf_dieoffset(&child);
       span.end = has_next ? dwarf_dieoffset(&next) : parent_end;
       span.parent = parent;
-      Dwarf_Attribute attr;  // LTO units name their namespaces through DW_AT_abstract_origin
-      if (dwarf_attr_integrate(&child, DW_AT_name, &attr) != nullptr)
-        if (const char* n = dwarf_formstring(&attr)) span.name = n;
-      if (dwarf_tag(&child) == DW_TAG_namespace && span.name.empty()) span.name = "(anonymous namespace)";
+      scope_name(&child, &span);
       out->push_back(std::move(span));
       index_scopes(&child, static_cast<int>(out->size()) - 1, out->back().end, out);
     }
@@ -287,7 +338,9 @@ std::string qualified_name(Dwarf_Die* die, DwarfIndexes* ix) {
   int i = static_cast<int>(it - spans.begin()) - 1;  // the last span opening before decl
   while (i >= 0 && spans[static_cast<size_t>(i)].end <= off) i = spans[static_cast<size_t>(i)].parent;
   for (; i >= 0; i = spans[static_cast<size_t>(i)].parent) {
-    if (!spans[static_cast<size_t>(i)].name.empty()) name = spans[static_cast<size_t>(i)].name + "::" + name;
+    const ScopeSpan& s = spans[static_cast<size_t>(i)];
+    if (!s.name.empty()) name = s.name + "::" + name;
+    if (s.qualified) break;
   }
   return name;
 }
@@ -372,6 +425,12 @@ bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>* chain
   return false;
 }
 
+// index_functions appends the ranges of the out-of-line functions under
+// parent: top-level ones, those in namespaces and classes, and those nested
+// in other functions' DIEs — GCC puts the concrete instance of a local
+// class's or lambda's member function (DW_AT_abstract_origin, its own
+// ranges; in LTO often a "[clone .lto_priv.N]") inside the DIE of the
+// enclosing function, which may itself have no code.
 void index_functions(Dwarf_Die* parent, std::vector<FunctionRange>* out) {
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return;
@@ -382,6 +441,8 @@ void index_functions(Dwarf_Die* parent, std::vector<FunctionRange>* out) {
       case DW_TAG_structure_type:
       case DW_TAG_union_type:
       case DW_TAG_module:
+      case DW_TAG_lexical_block:
+      case DW_TAG_inlined_subroutine:
         index_functions(&child, out);
         break;
       case DW_TAG_subprogram:
@@ -391,12 +452,25 @@ void index_functions(Dwarf_Die* parent, std::vector<FunctionRange>* out) {
         while ((at = dwarf_ranges(&child, at, &base, &lo, &hi)) > 0) {
           if (lo < hi) out->push_back({lo, hi, dwarf_dieoffset(&child)});
         }
+        index_functions(&child, out);
         break;
       }
       default:
         break;
     }
   } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// line_frame returns a frame holding only the line table's file:line of pc
+// (the name and entry are left for the ELF symbol table).
+Frame line_frame(Dwfl_Module* mod, uintptr_t pc) {
+  Frame f;
+  if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+    int lineno = 0;
+    if (const char* s = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) f.file = s;
+    f.line = lineno;
+  }
+  return f;
 }
 
 // dwarf_frames returns the frames at pc from the module's DWARF, innermost
@@ -418,19 +492,20 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* mod, uintptr_t pc, DwarfIndexes* ix
   }
   auto it = std::upper_bound(ranges.begin(), ranges.end(), addr,
                              [](Dwarf_Addr a, const FunctionRange& r) { return a < r.lo; });
-  if (it == ranges.begin() || addr >= std::prev(it)->hi) return out;
   Dwarf_Die function;
-  if (dwarf_offdie(dw, std::prev(it)->die, &function) == nullptr) return out;
+  if (it == ranges.begin() || addr >= std::prev(it)->hi ||
+      dwarf_offdie(dw, std::prev(it)->die, &function) == nullptr) {
+    // The CU covers pc but no function DIE does: the line table still does.
+    Frame f = line_frame(mod, pc);
+    if (!f.file.empty() || f.line != 0) out.push_back(std::move(f));
+    return out;
+  }
   std::vector<Dwarf_Die> chain{function};
   find_scopes(&function, addr, &chain);
 
-  std::string file;
-  int64_t line = 0;
-  if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
-    int lineno = 0;
-    if (const char* s = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) file = s;
-    line = lineno;
-  }
+  Frame top = line_frame(mod, pc);
+  std::string file = std::move(top.file);
+  int64_t line = top.line;
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     Dwarf_Die* die = &*it;
     int tag = dwarf_tag(die);

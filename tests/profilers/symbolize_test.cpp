@@ -1,8 +1,9 @@
 // symbolize_test.cpp — the symbolizer against code whose names and lines the
 // test knows: a plain function (name, file, __LINE__ of the call, entry),
 // an always_inline helper (two frames, innermost the helper, the outer one
-// at the call site's line), a libc function (ELF symbol table), an
-// unmapped PC (hex name); mappings() (the test binary first, its build ID
+// at the call site's line), an out-of-line lambda in a test case body (an
+// LTO clone, described by a DIE nested in the test case's), a libc function
+// (ELF symbol table), an unmapped PC (hex name); mappings() (the test binary first, its build ID
 // as `readelf -n` prints it); symbol_lookup's output for valid, invalid
 // and garbage input; and concurrent lookups of uncached PCs, from threads
 // and from goroutines (whose misses run inside a BlockingSection).
@@ -132,6 +133,34 @@ BOOST_AUTO_TEST_CASE(inlined_call) {
   BOOST_TEST(ends_with(outer.file, "symbolize_test.cpp"), outer.file);
   // Every frame of the PC shares the out-of-line function's entry.
   for (const Frame& f : fs) BOOST_TEST(f.entry == address_of(symtest::calls_inlined));
+}
+
+BOOST_AUTO_TEST_CASE(lambda_in_test_case_body) {
+  // A lambda run out of line through std::function (gort::run_main's main
+  // goroutine): GCC's LTO emits its operator() as a clone
+  // ("…::{lambda()#1}::operator()() const [clone .lto_priv.0]" in the ELF
+  // symbol table) described by a concrete DIE nested in the DIE of the
+  // enclosing test_method. Its PCs get a file and line, and a DWARF name
+  // qualified by the test case.
+  int line = 0, n = 0;
+  uintptr_t pcs[8];
+  gort::run_main([&]() __attribute__((noinline)) {
+    line = __LINE__ + 1;
+    n = gort::capture_stack(pcs, 8);
+    asm volatile("" : : "r"(n) : "memory");
+  });
+  BOOST_REQUIRE(n >= 2);
+  const uintptr_t pc = pcs[0] - 1;
+  const std::vector<Frame>& fs = Symbolizer::global().frames(pc);
+  BOOST_REQUIRE(!fs.empty());
+  const Frame& f = fs.back();
+  BOOST_TEST(ends_with(f.file, "symbolize_test.cpp"), f.file);
+  BOOST_TEST(f.line == line);
+  BOOST_TEST(f.function.find("lambda_in_test_case_body") != std::string::npos, f.function);
+  BOOST_TEST(f.function.find("lambda") < f.function.find("operator()"), f.function);  // not a bare operator()
+  BOOST_TEST(f.function.find("[clone") == std::string::npos, f.function);  // from DWARF, not the ELF symbol
+  BOOST_TEST(f.entry != 0u);
+  BOOST_TEST(f.entry <= pc);
 }
 
 BOOST_AUTO_TEST_CASE(libc_function_from_symbol_table) {
