@@ -210,6 +210,8 @@ std::string traceback_function_name(const std::string& demangled) {
     if (s[i] == ')') depth++;
     if (s[i] == '(' && --depth == 0) {
       if (i == 0) return s;  // "(anonymous namespace)" alone: not a parameter list
+      // "…::operator()" from DWARF, without a parameter list: the "()" is the name's.
+      if (i + 2 == s.size() && i >= 8 && s.compare(i - 8, 8, "operator") == 0) return s;
       s.resize(i);
       return s;
     }

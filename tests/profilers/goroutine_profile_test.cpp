@@ -409,6 +409,7 @@ BOOST_AUTO_TEST_CASE(stack_text_helpers) {
   using profilers::traceback_function_name;
   BOOST_TEST(traceback_function_name("gortd::xorshift_rounds(unsigned long)") == "gortd::xorshift_rounds");
   BOOST_TEST(traceback_function_name("main::{lambda()#1}::operator()() const") == "main::{lambda()#1}::operator()");
+  BOOST_TEST(traceback_function_name("f(int)::<lambda>::operator()") == "f(int)::<lambda>::operator()");
   BOOST_TEST(traceback_function_name("(anonymous namespace)::f(void (*)(int), int)") == "(anonymous namespace)::f");
   BOOST_TEST(traceback_function_name("plain") == "plain");
   BOOST_TEST(traceback_function_name("0x4a2e40") == "0x4a2e40");
