@@ -16,6 +16,7 @@
 
 #include "gc/heap.h"
 #include "gc/stats.h"
+#include "profilers/heap_profile.h"
 #include "service/duration.h"
 #include "service/handlers.h"
 #include "service/params.h"
@@ -67,7 +68,9 @@ void handle_gc(const Request& req, Response& res) {
     int64_t prev = gc::set_memory_limit(*new_limit);
     body += "GOMEMLIMIT set to " + memory_limit_string(*new_limit) + " (previous " + memory_limit_string(prev) + ")\n";
   }
-  if (run == "1") body += cycle_line(gc::collect());
+  // runtime.GC as Go has it: the collection, its sweep, and the heap
+  // profile published as of this collection (profilers/heap_profile.h).
+  if (run == "1") body += cycle_line(profilers::collect_for_heap_profile());
   if (body.empty()) body = "GOGC=" + gogc_string(gc::gogc()) + " GOMEMLIMIT=" + memory_limit_string(gc::memory_limit()) + "\n";
   res.text(std::move(body));
 }

@@ -230,7 +230,7 @@ void serve_named_profile(const NamedProfile& np, const Request& req, Response& r
   int64_t gc = p.integer("gc", 0, 0, 1);
   int64_t debug = p.integer("debug", 0, 0, 2);
   if (!p.ok()) return serve_error(res, 400, p.error());
-  if (std::string_view(np.name) == "heap" && gc > 0) gc::collect();
+  if (std::string_view(np.name) == "heap" && gc > 0) profilers::collect_for_heap_profile();
   if (debug != 0) return serve_text(res, np.text(static_cast<int>(debug)));
   serve_binary(res, np.name, profilers::encode_pprof(np.collect()));
 }
