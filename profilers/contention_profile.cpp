@@ -37,7 +37,7 @@
 #include <thread>
 
 #include "profilers/bucket_table.h"
-#include "profilers/legacy_text.h"
+#include "profilers/stack_text.h"
 #include "runtime/observer.h"
 #include "runtime/stackwalk.h"
 
@@ -183,9 +183,9 @@ std::string count_cycle_text(BucketKind kind, const char* name, bool with_period
       out += buf;
     }
     out += '\n';
-    append_frame_lines(out, r.stack);
+    append_stack_record(out, r.stack, /*all_frames=*/true);  // Go: printStackRecord(w, stk, true)
   }
-  return tabwriter_format(out);
+  return out;
 }
 
 }  // namespace

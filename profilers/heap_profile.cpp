@@ -70,7 +70,7 @@
 #include "gc/heap.h"
 #include "gc/hooks.h"
 #include "profilers/bucket_table.h"
-#include "profilers/legacy_text.h"
+#include "profilers/stack_text.h"
 #include "profilers/symbolize.h"
 #include "runtime/stackwalk.h"
 
@@ -299,7 +299,7 @@ std::string heap_profile_text() {
             (long long)r.allocs, (long long)r.alloc_bytes);
     for (uintptr_t pc : r.stack) appendf(out, " %#lx", (unsigned long)pc);
     out += '\n';
-    append_frame_lines(out, r.stack);
+    append_stack_record(out, r.stack);
   }
 
   auto u = [](uint64_t v) { return (unsigned long long)v; };
@@ -336,7 +336,7 @@ std::string heap_profile_text() {
   out += std::string("# DebugGC = ") + (ms.debug_gc ? "true" : "false") + "\n";
   rusage ru{};
   if (getrusage(RUSAGE_SELF, &ru) == 0) appendf(out, "# MaxRSS = %llu\n", u(static_cast<uint64_t>(ru.ru_maxrss) * 1024));
-  return tabwriter_format(out);
+  return out;
 }
 
 int64_t set_mem_profile_rate(int64_t bytes) { return gc::set_mem_profile_rate(bytes); }

@@ -14,9 +14,13 @@
 #include "profilers/stack_text.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <system_error>
 #include <map>
 
 #include "profilers/symbolize.h"
@@ -324,6 +328,42 @@ Profile count_profile(const char* name, std::span<const CountRecord> records) {
     p.samples.push_back(std::move(s));
   }
   return p;
+}
+
+std::string go_float_v(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  if (ec != std::errc()) return "NaN";
+  std::string_view s(buf, static_cast<size_t>(end - buf));
+  if (s == "inf") return "+Inf";
+  if (s == "-inf") return "-Inf";
+  if (s.find('n') != std::string_view::npos) return "NaN";
+  // s is [-]d[.ddd]e±XX: split into sign, digits and the decimal exponent.
+  std::string out;
+  if (s[0] == '-') {
+    out += '-';
+    s.remove_prefix(1);
+  }
+  size_t e = s.find('e');
+  std::string digits;
+  for (char c : s.substr(0, e))
+    if (c != '.') digits += c;
+  int exp = std::atoi(std::string(s.substr(e + 1)).c_str());
+  if (digits == "0") return out + "0";
+  if (exp < -4 || exp >= 6) {
+    out += digits[0];
+    if (digits.size() > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    char eb[16];
+    std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
+    return out + eb;
+  }
+  if (exp < 0) return out + "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+  size_t int_digits = static_cast<size_t>(exp) + 1;
+  if (digits.size() <= int_digits) return out + digits + std::string(int_digits - digits.size(), '0');
+  return out + digits.substr(0, int_digits) + "." + digits.substr(int_digits);
 }
 
 }  // namespace profilers

@@ -93,4 +93,10 @@ void append_count_profile(std::string& out, const char* name, std::span<const Co
 // order; time_nanos is left 0 for the caller.
 Profile count_profile(const char* name, std::span<const CountRecord> records);
 
+// go_float_v returns v as Go's fmt %v prints a float64: the shortest
+// representation that reads back exactly, in %e form (1.5e-05, 2e+06) when
+// the exponent is < -4 or >= 6, else plain (0.0123) — strconv's 'g' with
+// the shortest precision, as the MemStats block's GCCPUFraction shows it.
+std::string go_float_v(double v);
+
 }  // namespace profilers
