@@ -223,49 +223,6 @@ std::string traceback_function_name(const std::string& demangled) {
   return s;
 }
 
-std::string go_quote(const std::string& s) {
-  std::string out = "\"";
-  auto hexbyte = [&](unsigned char c) {
-    char buf[8];
-    snprintf(buf, sizeof buf, "\\x%02x", c);
-    out += buf;
-  };
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\a': out += "\\a"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
-        default:
-          if (c < 0x20 || c == 0x7f) hexbyte(c);
-          else out += static_cast<char>(c);
-      }
-      i++;
-      continue;
-    }
-    // A valid UTF-8 sequence is kept; anything else is escaped byte by byte.
-    size_t n = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-    bool valid = n != 0 && i + n <= s.size();
-    for (size_t k = 1; valid && k < n; k++) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (valid) {
-      out.append(s, i, n);
-      i += n;
-    } else {
-      hexbyte(c);
-      i++;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 namespace {
 
 // label_text is Go's labelMap.String: {"k":"v", …}, pairs sorted as text.

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "profilers/go_quote.h"
 #include "profilers/profile.h"
 
 namespace profilers {
@@ -63,10 +64,6 @@ void append_created_by(std::string& out, uintptr_t gopc, int64_t parent_goid);
 // "main::{lambda()#1}::operator()() const" -> "main::{lambda()#1}::operator()".
 std::string traceback_function_name(const std::string& demangled);
 
-// go_quote returns s as Go's strconv.Quote (fmt's %q) writes it: in double
-// quotes, with \" \\ \n \t … and \xNN escapes for control bytes and invalid
-// UTF-8; valid multi-byte UTF-8 is kept.
-std::string go_quote(const std::string& s);
 
 // CountRecord is one entry of a count profile (goroutine, threadcreate):
 // one goroutine or thread, its stack and its labels.

@@ -22,14 +22,16 @@
 #include <utility>
 #include <vector>
 
+#include "profilers/go_quote.h"
+
 namespace gortd {
 
 // percent_decode decodes %XX escapes (and '+' as space when plus_is_space);
 // returns nullopt on a malformed escape, as Go's url.QueryUnescape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 
-// go_quote returns s quoted as Go's strconv.Quote (fmt's %q) does.
-std::string go_quote(std::string_view s);
+// go_quote quotes as Go's strconv.Quote (fmt's %q) does.
+using profilers::go_quote;
 
 
 class Query final {
