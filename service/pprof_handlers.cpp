@@ -20,6 +20,7 @@
 // r.Context().Done()): the profile is abandoned and the connection closed.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "gc/heap.h"
@@ -212,8 +213,11 @@ void serve_named_profile(const NamedProfile& np, const Request& req, Response& r
   ParamReader p(req.query);
   if (req.query.has("seconds")) {
     // Go's serveDeltaProfile, with its texts.
-    int64_t seconds = p.integer("seconds", 0, 1, kMaxProfileSeconds);
+    int64_t seconds = p.integer("seconds", 0, 1, INT64_MAX);
     if (!p.ok()) return serve_error(res, 400, R"(invalid value for "seconds" - must be a positive integer)");
+    if (seconds > kMaxProfileSeconds)
+      return serve_error(res, 400, "bad parameter seconds=" + std::to_string(seconds) + ": out of range [1, " +
+                                       std::to_string(kMaxProfileSeconds) + "]");
     int64_t debug = p.integer("debug", 0, 0, 2);
     if (!p.ok()) return serve_error(res, 400, p.error());
     if (debug != 0) return serve_error(res, 400, "seconds and debug params are incompatible");
