@@ -192,7 +192,7 @@ bool symbolizer_has_lines() {
 // The parked goroutines' own functions: never inlined, the call that
 // blocks is not a tail call, and no two have the same code (the linker
 // would fold them into one), so each keeps a frame and a name of its own.
-volatile int g_sink;
+std::atomic<int> g_sink{0};  // the goroutines all store here: atomic, or TSan sees a race
 __attribute__((noinline)) void blocked_on_chan(gort::Chan<int>* c) {
   g_sink = c->recv() + 1;
 }
