@@ -12,6 +12,7 @@
 # Environment: DURATION (default 10s), ROUNDS (default 1: each setting is
 # run ROUNDS times per server, interleaved, and the median req/s reported).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [[ $# -ne 2 ]]; then
   echo "usage: $0 GORTD GOPEER" >&2
@@ -33,12 +34,7 @@ start() {  # start NAME GOGC LOG → pid in $pid
     GOGC=$gogc GOMAXPROCS=2 GODEBUG=gctrace=1 "$gopeer" -addr "127.0.0.1:$port" 2>"$log" >/dev/null &
   fi
   pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/" >/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$0: $name did not start" >&2
-  exit 1
+  wait_ready "$name" "$port"
 }
 
 # pauses NAME FROM_LINE LOG → the STW pauses (ms), one per line.

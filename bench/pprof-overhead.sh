@@ -9,6 +9,7 @@
 # Usage: bench/pprof-overhead.sh GORTD GOPEER   (binaries)
 # Environment: DURATION (default 10, seconds), PAIRS (default 5).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [[ $# -ne 2 ]]; then
   echo "usage: $0 GORTD GOPEER" >&2
@@ -30,12 +31,7 @@ start() {  # start NAME → pid in $pid
     GOMAXPROCS=2 "$gopeer" -addr "127.0.0.1:$port" 2>/dev/null >/dev/null &
   fi
   pid=$!
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/" >/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$0: $1 did not start" >&2
-  exit 1
+  wait_ready "$1" "$port"
 }
 
 measure() {  # measure PROFILED(0|1) → req/s

@@ -22,8 +22,9 @@ struct ThreadInfo;
 // addresses in pcs; returns how many. Async-signal-safe.
 int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max);
 
-// capture_stack stores the caller's own stack — the return address into the
-// caller's caller first — walking the goroutine stack it runs on, or the
+// capture_stack stores the caller's own stack — first the return address
+// into the caller (a PC inside the function that called capture_stack),
+// then its callers' — walking the goroutine stack it runs on, or the
 // thread's stack off-goroutine; returns how many. skip drops that many
 // innermost entries first (wrappers that should not appear).
 int capture_stack(uintptr_t* pcs, int max, int skip = 0);

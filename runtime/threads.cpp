@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -60,17 +59,16 @@ GORT_TLS_READER int capture_stack(uintptr_t* pcs, int max, int skip) {
     own_stack_bounds(&lo, &hi);
   }
   // The walk starts at this function's own frame, whose saved return
-  // address points into the caller (the function is never inlined).
-  constexpr int kMaxSkipped = 16;
-  if (skip > kMaxSkipped) skip = kMaxSkipped;
+  // address points into the caller (the function is never inlined); each
+  // skipped entry is one more frame up the chain.
   auto fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  if (skip == 0) return walk_frame_pointers(fp, lo, hi, pcs, max);
-  uintptr_t buf[kMaxSkipped + 64];
-  int want = max + skip < static_cast<int>(std::size(buf)) ? max + skip : static_cast<int>(std::size(buf));
-  int n = walk_frame_pointers(fp, lo, hi, buf, want);
-  int k = 0;
-  for (int i = skip; i < n && k < max; i++) pcs[k++] = buf[i];
-  return k;
+  for (; skip > 0; skip--) {
+    if (fp < lo || fp + 16 > hi) return 0;
+    uintptr_t next = *reinterpret_cast<const uintptr_t*>(fp);
+    if (next <= fp) return 0;
+    fp = next;
+  }
+  return walk_frame_pointers(fp, lo, hi, pcs, max);
 }
 
 int goroutine_stack(const G* g, uintptr_t* pcs, int max) {

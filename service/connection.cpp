@@ -190,7 +190,7 @@ void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
   }
   // The handler runs under its route's profiler labels (endpoint=/work …),
   // so CPU and goroutine profiles can be split by endpoint (-tagfocus).
-  if (m.route->labels) gort::set_shared_labels(*m.route->labels);
+  gort::set_shared_labels(*m.route->labels);
   struct ClearLabels {
     ~ClearLabels() { gort::set_labels(gort::LabelSet{}); }
   } clear_labels;

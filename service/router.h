@@ -35,7 +35,8 @@ struct Route {
   int metric_path = 0;      // RequestMetrics path id for `pattern`
   std::string usage;        // for the index page: "/work?n=N"
   std::string summary;      // for the index page: one line of what it does
-  // labels: the profiler labels its handler runs under ({endpoint: pattern}).
+  // labels: the profiler labels its handler runs under ({endpoint: pattern});
+  // set by Router::add.
   std::shared_ptr<const gort::SharedLabelSet> labels;
 
   // describe sets the index page's usage and summary lines.

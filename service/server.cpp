@@ -9,7 +9,6 @@
 #include <memory>
 #include <string>
 
-#include "gc/hooks.h"
 #include "gc/stats.h"
 #include "profilers/contention_profile.h"
 #include "profilers/heap_profile.h"
