@@ -94,10 +94,26 @@ class Recorder final : public SchedObserver {
   }
 };
 
-// only_watched drops events of goroutines the test did not watch.
+// watched_events drops events of goroutines the test did not watch.
 std::vector<Event> watched_events(Recorder& r, int64_t id) {
   std::lock_guard<std::mutex> l(r.mu);
   return r.ids.count(id) ? r.by_g[id] : std::vector<Event>{};
+}
+
+// kinds_without_preemptions lists the events' kinds, leaving out each
+// preempt and the start after it: sysmon may preempt a goroutine the OS
+// descheduled for 10 ms (a loaded machine, a sanitizer build), which is
+// legal anywhere a goroutine runs.
+std::vector<std::string> kinds_without_preemptions(const std::vector<Event>& ev) {
+  std::vector<std::string> kinds;
+  for (size_t i = 0; i < ev.size(); i++) {
+    if (ev[i].kind == "preempt" && i + 1 < ev.size() && ev[i + 1].kind == "start") {
+      i++;
+      continue;
+    }
+    kinds.push_back(ev[i].kind);
+  }
+  return kinds;
 }
 
 }  // namespace
@@ -142,17 +158,7 @@ BOOST_AUTO_TEST_CASE(two_observers_see_the_same_exact_events) {
       auto ev = watched_events(*r, id);
       // create, start, block(chan receive), unblock, start, end — in order,
       // with non-decreasing timestamps from the one clock.
-      // sysmon may preempt a goroutine the OS descheduled for 10 ms (a
-      // loaded machine, a sanitizer build): a preempt and the next start are
-      // legal anywhere between two starts and are left out of the sequence.
-      std::vector<std::string> kinds;
-      for (size_t i = 0; i < ev.size(); i++) {
-        if (ev[i].kind == "preempt" && i + 1 < ev.size() && ev[i + 1].kind == "start") {
-          i++;
-          continue;
-        }
-        kinds.push_back(ev[i].kind);
-      }
+      std::vector<std::string> kinds = kinds_without_preemptions(ev);
       std::string seen;
       for (auto& k : kinds) seen += " " + k;
       BOOST_TEST((kinds == std::vector<std::string>{"create", "start", "block", "unblock", "start", "end"}),
@@ -402,8 +408,8 @@ BOOST_AUTO_TEST_CASE(blocking_section_events_including_the_requeue_without_a_p) 
     remove_observer(&r);
   }, Config{.gomaxprocs = 1});
   std::vector<std::string> kinds;
-  for (auto& e : watched_events(r, id))
-    if (e.kind != "block" && e.kind != "unblock") kinds.push_back(e.kind);
+  for (auto& k : kinds_without_preemptions(watched_events(r, id)))
+    if (k != "block" && k != "unblock") kinds.push_back(k);
   BOOST_TEST(!io_failed.load());
   BOOST_TEST(r.syscall_block.load() >= 1);
   // syscall, then sysexit-requeued: runnable again without a P
