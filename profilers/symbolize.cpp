@@ -249,13 +249,18 @@ struct DwarfIndexes {
   std::map<CuKey, std::vector<ScopeSpan>> scopes;
 };
 
+// is_namespace_or_type says whether a DIE of this tag is a namespace or a
+// class-like type: it holds declarations but no code of its own.
+bool is_namespace_or_type(int tag) {
+  return tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+         tag == DW_TAG_union_type || tag == DW_TAG_module;
+}
+
 // is_scope_tag says whether a DIE of this tag may enclose the declaration
 // of a named entity: namespaces and classes, and functions and their blocks
 // (local classes; a lambda's closure type and its operator()).
 bool is_scope_tag(int tag) {
-  return tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
-         tag == DW_TAG_union_type || tag == DW_TAG_module || tag == DW_TAG_subprogram ||
-         tag == DW_TAG_lexical_block;
+  return is_namespace_or_type(tag) || tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block;
 }
 
 // has_call_operator says whether a class DIE declares an operator().
@@ -398,14 +403,12 @@ bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>* chain
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return false;
   do {
-    switch (dwarf_tag(&child)) {
-      case DW_TAG_namespace:
-      case DW_TAG_class_type:
-      case DW_TAG_structure_type:
-      case DW_TAG_union_type:
-      case DW_TAG_module:
-        if (find_scopes(&child, pc, chain)) return true;
-        break;
+    int tag = dwarf_tag(&child);
+    if (is_namespace_or_type(tag)) {
+      if (find_scopes(&child, pc, chain)) return true;
+      continue;
+    }
+    switch (tag) {
       case DW_TAG_subprogram:
       case DW_TAG_inlined_subroutine:
       case DW_TAG_entry_point:
@@ -435,16 +438,12 @@ void index_functions(Dwarf_Die* parent, std::vector<FunctionRange>* out) {
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return;
   do {
-    switch (dwarf_tag(&child)) {
-      case DW_TAG_namespace:
-      case DW_TAG_class_type:
-      case DW_TAG_structure_type:
-      case DW_TAG_union_type:
-      case DW_TAG_module:
-      case DW_TAG_lexical_block:
-      case DW_TAG_inlined_subroutine:
-        index_functions(&child, out);
-        break;
+    int tag = dwarf_tag(&child);
+    if (is_namespace_or_type(tag) || tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) {
+      index_functions(&child, out);
+      continue;
+    }
+    switch (tag) {
       case DW_TAG_subprogram:
       case DW_TAG_entry_point: {
         Dwarf_Addr base = 0, lo = 0, hi = 0;
