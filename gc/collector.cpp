@@ -37,6 +37,7 @@
 #include "gc/cpu_limiter.h"
 #include "gc/gctrace.h"
 #include "gc/heap_internal.h"
+#include "gc/hooks.h"
 #include "gc/pacer.h"
 #include "runtime/gort.h"
 #include "runtime/observer.h"
@@ -202,14 +203,21 @@ CycleSummary run_cycle(bool forced) {
   int64_t t0 = gort::nanotime();
   c.pacer.start_cycle();
 
+  // The execution tracer sees Go's phases: the cycle starts, a sweep
+  // termination stop-the-world, marking — here still inside the same
+  // stop — told as the mark termination stop, and the cycle ends before
+  // the world restarts (Go's gcStart, gcMarkDone, gcMarkTermination).
+  gort::emit_gc_event(gort::GcEvent::Start, c.num_gc + 1);
+  gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwSweepTermination);
   gort::stop_the_world("GC");
   c.limiter.start_gc_transition(false, gort::nanotime());
-  gort::emit_gc_event(gort::GcEvent::Start, c.num_gc + 1);
   // Sweep termination.
   flush_caches();
   finish_sweep();
   roots_gc_start();
   int64_t t1 = gort::nanotime();
+  gort::emit_gc_event(gort::GcEvent::StwDone);
+  gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwMarkTermination);
 
   // Mark, with the world stopped.
   MarkResult mr = mark_all();
@@ -260,9 +268,10 @@ CycleSummary run_cycle(bool forced) {
   c.last_cycle_cpu_ns.store(sum.pause_ns * sum.procs, std::memory_order_relaxed);
   c.limit_held.store(false, std::memory_order_relaxed);
   c.limiter.finish_gc_transition(t3);
-  gort::start_the_world();
-
   gort::emit_gc_event(gort::GcEvent::Done);
+  gort::start_the_world();
+  gort::emit_gc_event(gort::GcEvent::StwDone);
+
   gort::emit_gc_event(gort::GcEvent::HeapAlloc, mr.marked_bytes);
   gort::emit_gc_event(gort::GcEvent::HeapGoal, sum.next_goal);
   start_background_sweeper();
@@ -327,6 +336,9 @@ namespace gc {
 using detail::collector;
 
 CycleSummary collect() { return detail::run_cycle(true); }
+
+void hold_cycles() { detail::collector().cycle_lock.lock(); }
+void release_cycles() { detail::collector().cycle_lock.unlock(); }
 
 int set_gogc(int percent) {
   int prev = collector().pacer.set_gogc(percent);

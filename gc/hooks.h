@@ -1,5 +1,6 @@
-// hooks.h — what the heap profiler sees of the heap: sampled allocations
-// and their frees. Costs one subtraction and a branch per allocation when
+// hooks.h — what the profilers see of the heap: sampled allocations and
+// their frees for the heap profiler, and a way for the execution tracer to
+// start and stop between collection cycles. Costs one subtraction and a branch per allocation when
 // no hooks are set.
 #pragma once
 
@@ -46,5 +47,13 @@ uint32_t sample_cycle();
 // (the sweep half of Go's runtime.GC, which the heap profile's gc=1 needs).
 // Call on a goroutine.
 void finish_sweeping();
+
+// hold_cycles waits until no collection cycle is running (Go's
+// stopTheWorldGC waiting on gcsema) and keeps new ones from starting until
+// release_cycles; a goroutine that triggers a cycle meanwhile waits. The
+// execution tracer brackets its start and stop with it, so a trace never
+// begins or ends inside a cycle. Call on a goroutine; not reentrant.
+void hold_cycles();
+void release_cycles();
 
 }  // namespace gc

@@ -212,14 +212,21 @@ void sweep_all_for_testing() {
 void start_background_sweeper() {
   uint32_t gen = g_sweepgen.load(std::memory_order_relaxed);
   gort::go([gen] {
-    gort::emit_gc_event(gort::GcEvent::SweepStart);
+    // Each run between yields is one sweep event pair: a yield may move the
+    // sweeper to another P, and the tracer pairs sweep events per P.
     uint64_t pages = 0;
     int n = 0;
+    gort::emit_gc_event(gort::GcEvent::SweepStart);
     while (g_sweepgen.load(std::memory_order_relaxed) == gen) {
       size_t p = sweep_one();
       if (p == 0) break;
       pages += p;
-      if (++n % kSweeperYieldSpans == 0) gort::yield();
+      if (++n % kSweeperYieldSpans == 0) {
+        gort::emit_gc_event(gort::GcEvent::SweepDone, pages << kPageShift, 0);
+        pages = 0;
+        gort::yield();
+        gort::emit_gc_event(gort::GcEvent::SweepStart);
+      }
     }
     if (g_sweepgen.load(std::memory_order_relaxed) == gen && g_sweep_pending.load(std::memory_order_relaxed) <= 0)
       note_sweep_done();

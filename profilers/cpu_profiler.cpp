@@ -57,6 +57,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "profilers/tracer.h"
 #include "runtime/base.h"
 #include "runtime/gort.h"
 #include "runtime/observer.h"
@@ -86,6 +87,9 @@ enum SlotState : uint32_t { kEmpty = 0, kWriting = 1, kFull = 2 };
 
 struct SampleSlot {
   std::atomic<uint32_t> state{kEmpty};
+  int64_t ts = 0;     // nanotime() of the signal, for the execution tracer
+  int64_t goid = 0;   // interrupted goroutine (0: none)
+  int32_t p = -1;     // its P (-1: none)
   int16_t depth = 0;
   int16_t label_bytes = 0;
   uintptr_t pcs[kMaxStackDepth];
@@ -122,12 +126,13 @@ int copy_labels(const gort::LabelSet* set, char* out) {
 }
 
 // unwind fills pcs for the interrupted context (see the file comment).
-GORT_CONSERVATIVE_SCAN int unwind(const ucontext_t* uc, uintptr_t* pcs, bool* on_goroutine) {
+GORT_CONSERVATIVE_SCAN int unwind(const ucontext_t* uc, uintptr_t* pcs, bool* on_goroutine, int64_t* goid) {
   auto pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
   auto fp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RBP]);
   auto sp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
   gort::SignalView v;
   gort::signal_view(&v);
+  *goid = v.goid;
   int n = 0;
   pcs[n++] = pc + 1;  // not a return address: see profile.h
   *on_goroutine = false;
@@ -167,7 +172,9 @@ GORT_CONSERVATIVE_SCAN void on_sigprof(int, siginfo_t* info, void* ctx) {
     return;
   }
   bool on_goroutine = false;
-  slot->depth = static_cast<int16_t>(unwind(static_cast<const ucontext_t*>(ctx), slot->pcs, &on_goroutine));
+  slot->ts = gort::nanotime();
+  slot->depth = static_cast<int16_t>(unwind(static_cast<const ucontext_t*>(ctx), slot->pcs, &on_goroutine, &slot->goid));
+  slot->p = on_goroutine ? gort::current_p_index() : -1;
   slot->label_bytes = on_goroutine ? static_cast<int16_t>(copy_labels(gort::current_labels_for_signal(), slot->labels)) : 0;
   slot->state.store(kFull, std::memory_order_release);
   errno = saved_errno;
@@ -292,6 +299,9 @@ void CpuProfiler::drain() {
   for (int i = 0; i < kSlots; i++) {
     SampleSlot& s = g_slots[i];
     if (s.state.load(std::memory_order_acquire) != kFull) continue;
+    // A running execution trace gets every sample as an event (Go 1.19's
+    // CPUSample); a no-op otherwise.
+    detail::trace_cpu_sample(s.ts, s.p, s.goid, s.pcs, s.depth);
     std::vector<uintptr_t> stack(s.pcs, s.pcs + s.depth);
     Labels labels;
     for (int at = 0; at < s.label_bytes;) {

@@ -229,6 +229,7 @@ void for_each_goroutine(const std::function<void(G*)>& fn) {
 }
 
 int64_t goroutine_id(const G* g) { return g->id.load(std::memory_order_relaxed); }
+TraceSlot& trace_slot(G* g) { return g->trace; }
 
 // goroutine_info reads a goroutine that may be running, parking or being
 // reused meanwhile: a snapshot, consistent only while the world is stopped

@@ -70,6 +70,10 @@ struct G {
   // pointer, by other threads. atomic.
   std::atomic<SharedLabels*> labels{nullptr};
 
+  // The execution tracer's per-goroutine state (goroutine.h); the runtime
+  // leaves it alone.
+  TraceSlot trace;
+
   // BlockingSection (syscall.cpp, scan.cpp): stack pointer, callee-saved
   // registers and the caller's frame at entry, written before status
   // becomes Syscall (release), read by stack_scan_range and saved_frame.

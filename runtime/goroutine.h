@@ -10,6 +10,7 @@
 // may by then describe a later goroutine (compare ids).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -85,6 +86,21 @@ struct GoroutineInfo {
   uintptr_t stack_lo = 0, stack_hi = 0;  // its stack slot
   SavedFrame frame;            // valid when status is Runnable or Waiting and it has run
 };
+
+// TraceSlot is per-goroutine scratch owned by the execution tracer
+// (profilers/tracer.cpp), the one observer that must remember something
+// about every goroutine between events: its state in the trace being
+// written and its sequence number (Go's g.traceseq). The runtime never
+// reads or writes it; the tracer claims it when it first sees a goroutine
+// in a trace and compares generations to tell stale contents from a
+// previous trace or a previous goroutine of a reused record.
+struct TraceSlot {
+  std::atomic<uint64_t> word{0};  // tracer's (generation, state); atomic: the snapshot and wakers race on it
+  uint64_t seq = 0;               // written by whoever owns the goroutine's current transition
+};
+
+// trace_slot returns g's TraceSlot (no lock).
+TraceSlot& trace_slot(G* g);
 
 // goroutine_info returns a snapshot of g (any thread, no lock).
 GoroutineInfo goroutine_info(const G* g);

@@ -142,10 +142,19 @@ namespace gort {
 
 bool observers_attached() { return observing(); }
 
+GORT_TLS_READER int observer_p() {
+  M* m = tls_m;
+  return m != nullptr && m->p != nullptr ? m->p->id : -1;
+}
+
 void emit_gc_event(GcEvent e, uint64_t a, uint64_t b) {
   switch (e) {
     case GcEvent::Start: GORT_EVENT(on_gc_start, static_cast<uint32_t>(a)); break;
     case GcEvent::Done: GORT_EVENT(on_gc_done); break;
+    case GcEvent::StwStart: GORT_EVENT(on_gc_stw_start, static_cast<int>(a)); break;
+    case GcEvent::StwDone: GORT_EVENT(on_gc_stw_done); break;
+    case GcEvent::AssistStart: GORT_EVENT(on_gc_assist_start); break;
+    case GcEvent::AssistDone: GORT_EVENT(on_gc_assist_done); break;
     case GcEvent::SweepStart: GORT_EVENT(on_gc_sweep_start); break;
     case GcEvent::SweepDone: GORT_EVENT(on_gc_sweep_done, a, b); break;
     case GcEvent::HeapAlloc: GORT_EVENT(on_heap_alloc, a); break;

@@ -11,7 +11,9 @@
 //
 // Callbacks run on the thread where the event happens — a goroutine's
 // stack, an M's scheduler stack (g0) or sysmon's thread — sometimes with no
-// P, never with sched.lock held. on_go_block runs while the parking
+// P, and never with sched.lock held except for on_proc_stop when an M idles
+// its P (so that the stop precedes the next holder's on_proc_start; events
+// about P p fire only on the thread that holds p or has just taken it). on_go_block runs while the parking
 // goroutine's wait-queue lock (a channel's, a semaphore root's — leaf locks)
 // is still held, so that no wake-up event can precede the block event, as
 // in Go's park_m. Callbacks must not block, park, spawn, ready goroutines,
@@ -32,8 +34,11 @@
 //   on_go_preempt    GoPreempt     g preempted at a safepoint
 //   on_go_end        GoEnd         g exited
 //   on_go_syscall_enter  GoSysCall  g entered a BlockingSection
-//   on_go_syscall_block  GoSysBlock sysmon retook P p from g's blocking
-//                                  section (followed by on_proc_stop(p))
+//   on_go_syscall_block  GoSysBlock the goroutine in a blocking section on
+//                                  P p lost p — sysmon retook it or a
+//                                  stop-the-world stopped it — fired by the
+//                                  taker, followed by on_proc_stop(p); the
+//                                  goroutine's own later events wait for it
 //   on_go_syscall_exit   GoSysExit  g left its BlockingSection; lost_p: it
 //                                  found no P and was queued runnable (the
 //                                  event fires when it is on the run queue)
@@ -45,8 +50,16 @@
 // and the collector's (gc/ emits them through emit_gc_event below; the
 // runtime itself knows nothing of the heap):
 //   on_gc_start / on_gc_done       GCStart / GCDone: cycle seq begins / ends
-//   on_gc_sweep_start / _done      GCSweepStart / GCSweepDone, around the
-//                                  sweeping of spans by one goroutine
+//   on_gc_stw_start / _done        GCSTWStart / GCSTWDone: the collector's
+//                                  stop-the-world phases, kind 1 = sweep
+//                                  termination, 0 = mark termination (the
+//                                  generic on_stw_* above fire as well)
+//   on_gc_sweep_start / _done      GCSweepStart / GCSweepDone, around one
+//                                  uninterrupted run of span sweeping by one
+//                                  goroutine (it never parks or yields in
+//                                  between, so it stays on one P)
+//   on_gc_assist_start / _done     GCMarkAssistStart / Done: the running
+//                                  goroutine does mark work it owes
 //   on_heap_alloc                  HeapAlloc: live heap bytes (heap_live) at
 //                                  each span refill and cycle end
 //   on_heap_goal                   HeapGoal: the next cycle's goal changed
@@ -84,6 +97,10 @@ class SchedObserver {
   virtual void on_thread_exit(int64_t /*ts*/, const ThreadInfo& /*t*/) {}
   virtual void on_gc_start(int64_t /*ts*/, uint32_t /*seq*/) {}
   virtual void on_gc_done(int64_t /*ts*/) {}
+  virtual void on_gc_stw_start(int64_t /*ts*/, int /*kind*/) {}
+  virtual void on_gc_stw_done(int64_t /*ts*/) {}
+  virtual void on_gc_assist_start(int64_t /*ts*/) {}
+  virtual void on_gc_assist_done(int64_t /*ts*/) {}
   virtual void on_gc_sweep_start(int64_t /*ts*/) {}
   virtual void on_gc_sweep_done(int64_t /*ts*/, uint64_t /*swept_bytes*/, uint64_t /*reclaimed_bytes*/) {}
   virtual void on_heap_alloc(int64_t /*ts*/, uint64_t /*bytes*/) {}
@@ -91,7 +108,12 @@ class SchedObserver {
 };
 
 // GcEvent names the collector's events for emit_gc_event.
-enum class GcEvent : uint8_t { Start, Done, SweepStart, SweepDone, HeapAlloc, HeapGoal };
+enum class GcEvent : uint8_t {
+  Start, Done, StwStart, StwDone, AssistStart, AssistDone, SweepStart, SweepDone, HeapAlloc, HeapGoal
+};
+// Kinds of GcEvent::StwStart (Go's trace.go: traceGCSTWStart).
+inline constexpr uint64_t kGcStwMarkTermination = 0;
+inline constexpr uint64_t kGcStwSweepTermination = 1;
 
 // emit_gc_event delivers one collector event to every observer (a, b: the
 // event's arguments in the order of its callback). One relaxed load and a
@@ -108,6 +130,13 @@ void add_observer(SchedObserver* o);
 // callbacks. Must not be called from inside a callback. Removing an observer
 // that is not attached is a no-op.
 void remove_observer(SchedObserver* o);
+
+// observer_p returns, inside a callback, the id of the P the calling thread
+// holds (a goroutine's, or g0's between goroutines), or -1 when it holds
+// none (sysmon, the netpoller, an M inside a BlockingSection, a plain
+// thread). Events about a P that the thread does not hold carry that P as
+// an argument. No lock.
+int observer_p();
 
 // event_clock_ns is the clock of every event's ts: CLOCK_MONOTONIC in ns,
 // the same as nanotime().

@@ -190,9 +190,12 @@ G* release_p(M* m, P* p, bool* retry) {
     }
     if (sched.runqsize.load() != 0) return globrunqget(p, 0);
     releasep(m);
+    // The one event fired under sched.lock (observer.h): once p is on the
+    // idle list another M may take it and emit its on_proc_start, which
+    // must not overtake this stop.
+    GORT_EVENT(on_proc_stop, p->id);
     pidleput(p);
   }
-  GORT_EVENT(on_proc_stop, p->id);
   return nullptr;
 }
 

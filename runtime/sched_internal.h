@@ -116,6 +116,7 @@ struct M {
   P* p = nullptr;                    // attached P (owner)
   P* nextp = nullptr;                // P handed over by startm (published by the park note)
   P* oldp = nullptr;                 // P held before a BlockingSection (owner)
+  uint64_t syscalltick = 0;          // oldp->syscalltick at section entry (owner)
   bool spinning = false;             // looking for work (counted in sched.nmspinning); owner
   std::atomic<bool> blocked_in_netpoll{false};  // for scheddetail
   bool in_stw = false;               // its goroutine stopped the world and runs the STW function (owner)
@@ -291,6 +292,12 @@ void mark_runnable(G* g);
 // stamp the block-profile release time, mark it runnable, emit
 // on_go_unblock(g, by).
 void make_ready(G* g, G* by);
+// syscall_p_taken reports that the goroutine in a BlockingSection on p lost
+// p — sysmon retook it or a stop-the-world stopped it; the caller has just
+// CASed p out of Syscall and owns it. Emits on_go_syscall_block and
+// on_proc_stop, then advances p->syscalltick, which the goroutine leaving
+// the section waits for. No lock held.
+void syscall_p_taken(P* p);
 // syscall_park_without_p switches a G leaving a BlockingSection with no P
 // to g0, which queues it runnable on the global queue.
 void syscall_park_without_p(G* g);

@@ -97,6 +97,7 @@ int64_t stop_the_world(const char* reason) {
   int64_t t0 = nanotime();
   P* mine = m->p;
   bool wait;
+  std::vector<P*> from_syscall;  // Ps taken from goroutines in BlockingSections
   {
     std::lock_guard<std::mutex> l(sched.lock);
     sched.stw_reason = reason;
@@ -108,7 +109,10 @@ int64_t stop_the_world(const char* reason) {
     sched.stopwait--;
     for (P* p : sched.allp) {
       PStatus s = PStatus::Syscall;
-      if (p->status.compare_exchange_strong(s, PStatus::GCStop)) sched.stopwait--;
+      if (p->status.compare_exchange_strong(s, PStatus::GCStop)) {
+        sched.stopwait--;
+        from_syscall.push_back(p);
+      }
     }
     while (P* p = pidleget()) {
       p->status.store(PStatus::GCStop);
@@ -116,6 +120,8 @@ int64_t stop_the_world(const char* reason) {
     }
     wait = sched.stopwait > 0;
   }
+  // As sysmon's retake: the goroutine in the section lost its P.
+  for (P* p : from_syscall) syscall_p_taken(p);
   if (wait) wait_for_stop(reason, t0);
   m->in_stw = true;
   g->preempt.store(false, std::memory_order_relaxed);
@@ -160,12 +166,15 @@ void gcstopm(M* m) {
     sched.nmspinning.fetch_sub(1);
   }
   P* p = releasep(m);
+  // Before the stopper can see p stopped: from then on p's events belong
+  // to the stopper (an observer keeps per-P state that only p's holder
+  // may touch).
+  GORT_EVENT(on_proc_stop, p->id);
   {
     std::lock_guard<std::mutex> l(sched.lock);
     p->status.store(PStatus::GCStop);
     if (--sched.stopwait == 0) sched.stopnote.wakeup();
   }
-  GORT_EVENT(on_proc_stop, p->id);
 }
 
 }  // namespace gort

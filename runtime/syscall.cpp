@@ -7,11 +7,14 @@
 // and calling frame (scan.cpp), so the collector can scan a goroutine that
 // sits in a system call and a goroutine dump can show where it is.
 // Leaving, the fast path CASes the P back to Running; if it was taken, the M
-// tries any idle P; failing that, the goroutine is queued on the global run
+// waits until the taker has reported it (syscall_p_taken) and tries any
+// idle P; failing that, the goroutine is queued on the global run
 // queue (via g0, so its context is saved first) and the M goes idle.
 //
 // Inside a stop-the-world function a section changes nothing: the P already
 // belongs to the stopper and must not be counted as stopped twice.
+#include <sched.h>
+
 #include "runtime/sched_internal.h"
 
 namespace gort {
@@ -35,14 +38,23 @@ __attribute__((noinline)) BlockingSection::BlockingSection() {
   m->p = nullptr;
   p->m.store(nullptr, std::memory_order_relaxed);
   p->status.store(PStatus::Syscall, std::memory_order_release);
+  m->syscalltick = p->syscalltick.load(std::memory_order_relaxed);
   if (sched.gcwaiting.load()) {
     // A stop-the-world is waiting for this P: it is stopped now.
     PStatus s = PStatus::Syscall;
     if (p->status.compare_exchange_strong(s, PStatus::GCStop)) {
+      syscall_p_taken(p);
       std::lock_guard<std::mutex> l(sched.lock);
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
     }
   }
+}
+
+void syscall_p_taken(P* p) {
+  GORT_EVENT(on_go_syscall_block, p->id);
+  GORT_EVENT(on_proc_stop, p->id);
+  // Last: the goroutine leaving the section waits for this (below).
+  p->syscalltick.fetch_add(1, std::memory_order_release);
 }
 
 BlockingSection::~BlockingSection() {
@@ -59,8 +71,13 @@ BlockingSection::~BlockingSection() {
     GORT_EVENT(on_go_syscall_exit, g, false);
     return;
   }
-  // The P was retaken (or stopped): any idle P will do, unless the world is
-  // stopping.
+  // The P was retaken (or stopped). Whoever took it reports that the
+  // section blocked (GoSysBlock, ProcStop) in the P's event stream; wait
+  // until it has, so no event of ours — the exit, a start on another P —
+  // can precede that report (Go's exitsyscallfast waits the same way).
+  if (oldp != nullptr)
+    while (oldp->syscalltick.load(std::memory_order_acquire) == m->syscalltick) sched_yield();
+  // Any idle P will do, unless the world is stopping.
   P* p = nullptr;
   if (!sched.gcwaiting.load()) {
     std::lock_guard<std::mutex> l(sched.lock);

@@ -75,8 +75,7 @@ int retake(int64_t now) {
       PStatus exp = PStatus::Syscall;
       if (p->status.compare_exchange_strong(exp, PStatus::Idle)) {
         sched.handoffs.fetch_add(1, std::memory_order_relaxed);
-        GORT_EVENT(on_go_syscall_block, p->id);
-        GORT_EVENT(on_proc_stop, p->id);
+        syscall_p_taken(p);
         handoffp(p);
         n++;
       }
