@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -43,6 +44,21 @@ void append_varint(std::string& out, uint64_t v) {
 bool tracer_frame(const std::string& fn) {
   return fn.rfind("profilers::", 0) == 0 || fn.find("gort::emit_event") != std::string::npos ||
          fn.find("gort::detail::observers_") != std::string::npos;
+}
+
+// display_name is how a function appears in the trace. Every goroutine
+// begins in gort::detail::invoke_and_destroy<F>, instantiated per closure
+// type, so its entry frame names the closure: show the closure itself
+// (`gortd::Listener::accept_loop()::<lambda()>`). Goroutines the runtime
+// and the collector start for themselves get Go's `runtime.` prefix, which
+// cmd/trace uses to tell system goroutines from the program's.
+std::string display_name(const std::string& fn) {
+  static constexpr std::string_view kTrampoline = "gort::detail::invoke_and_destroy<";
+  if (fn.rfind(kTrampoline, 0) != 0 || fn.back() != '>') return fn;
+  std::string inner = fn.substr(kTrampoline.size(), fn.size() - kTrampoline.size() - 1);
+  while (!inner.empty() && inner.back() == ' ') inner.pop_back();
+  if (inner.rfind("gort::", 0) == 0 || inner.rfind("gc::", 0) == 0) inner = "runtime." + inner;
+  return inner;
 }
 
 struct FrameKey {
@@ -73,7 +89,7 @@ std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, 
       for (const Frame& f : fs) {
         if (leading && tracer_frame(f.function)) continue;
         leading = false;
-        FrameKey key{f.function.substr(0, kMaxStringBytes), f.file.substr(0, kMaxStringBytes), f.line};
+        FrameKey key{display_name(f.function).substr(0, kMaxStringBytes), f.file.substr(0, kMaxStringBytes), f.line};
         auto it = pc_of.find(key);
         if (it == pc_of.end()) {
           uint64_t pc = pcs[i];

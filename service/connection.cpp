@@ -29,6 +29,7 @@
 #include <exception>
 #include <string>
 
+#include "profilers/tracer.h"
 #include "runtime/gort.h"
 #include "service/auth.h"
 #include "service/net_conn.h"
@@ -87,6 +88,7 @@ class Session final {
   void refuse_over_capacity();
   void dispatch(const RouteMatch& m, const Request& req, Response& res);
   bool write(Response& res, unsigned version, bool head, bool keep_alive);
+  bool write_stream(Response& res, unsigned version, bool head, const std::string& h);
   Labels labels_for(http::verb method, std::string_view target) const;
   Labels labels_from_buffer() const;
   Labels labels_of(const Parser& parser) const;
@@ -194,6 +196,9 @@ void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
   struct ClearLabels {
     ~ClearLabels() { gort::set_labels(gort::LabelSet{}); }
   } clear_labels;
+  // In an execution trace, each request is a task named after its route,
+  // so `go tool trace`'s user-task view shows per-endpoint latencies.
+  profilers::TraceTask task(m.route->pattern);
   m.route->handler(req, res);
 }
 
@@ -258,8 +263,14 @@ bool Session::write(Response& res, unsigned version, bool head, bool keep_alive)
     h += ": ";
     h += value;
   }
+  if (res.stream && version < 11) keep_alive = false;  // the close ends the body
   if (!keep_alive && version >= 11) h += "\r\nConnection: close";
   if (keep_alive && version < 11) h += "\r\nConnection: keep-alive";
+  if (res.stream) {
+    if (version >= 11) h += "\r\nTransfer-Encoding: chunked";
+    h += "\r\n\r\n";
+    return write_stream(res, version, head, h);
+  }
   h += "\r\nContent-Length: ";
   h += std::to_string(res.body.size());
   h += "\r\n\r\n";
@@ -268,6 +279,44 @@ bool Session::write(Response& res, unsigned version, bool head, bool keep_alive)
   st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
   error_code ec;
   boost::asio::write(conn_, bufs, ec);
+  return !ec;
+}
+
+// write_stream sends the header h, then the body res.stream produces: one
+// chunk per piece (HTTP/1.1) or the raw bytes (HTTP/1.0, ended by the
+// close). Each piece gets a fresh write deadline, so a long stream is not
+// cut by the write timeout while each write still is.
+bool Session::write_stream(Response& res, unsigned version, bool head, const std::string& h) {
+  error_code ec;
+  st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
+  boost::asio::write(conn_, boost::asio::buffer(h), ec);
+  if (ec) return false;
+  if (head) return true;
+  const bool chunked = version >= 11;
+  bool failed = false;
+  std::string size_line;
+  res.stream([&](std::string_view piece) {
+    if (failed) return false;
+    if (piece.empty()) return true;  // an empty chunk would end the body
+    st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
+    char hex[24];
+    size_line.assign(hex, static_cast<size_t>(std::snprintf(hex, sizeof hex, "%zx\r\n", piece.size())));
+    std::array<boost::asio::const_buffer, 3> bufs = {boost::asio::buffer(size_line),
+                                                     boost::asio::buffer(piece.data(), piece.size()),
+                                                     boost::asio::buffer("\r\n", 2)};
+    if (chunked) {
+      boost::asio::write(conn_, bufs, ec);
+    } else {
+      boost::asio::write(conn_, boost::asio::buffer(piece.data(), piece.size()), ec);
+    }
+    failed = static_cast<bool>(ec);
+    return !failed;
+  });
+  if (failed) return false;
+  if (chunked) {
+    st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
+    boost::asio::write(conn_, boost::asio::buffer("0\r\n\r\n", 5), ec);
+  }
   return !ec;
 }
 

@@ -4,7 +4,9 @@
 // goroutine: they may park (sleep, lock a gort::Mutex, wait on a channel)
 // but never block the OS thread. They read a Request and fill a Response;
 // the connection code serializes it with Beast, adds Content-Length, and
-// handles HEAD, keep-alive and the metrics.
+// handles HEAD, keep-alive and the metrics. A reply too long or too slow
+// to build whole (an execution trace) sets Response::stream instead of a
+// body: it is sent with chunked transfer encoding as it is produced.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -45,6 +47,15 @@ struct Response {
   std::string_view content_type = kTextPlain;  // must point at static text
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   bool close = false;  // close the connection after this reply
+
+  // StreamWriter sends the next piece of a streamed body; false once the
+  // client is gone (the producer should stop).
+  using StreamWriter = std::function<bool(std::string_view)>;
+  // stream, when set, produces the body after the status line and header
+  // are sent (body is ignored): the connection calls it on its goroutine
+  // with a writer, and ends the body when it returns. Chunked for HTTP/1.1;
+  // for HTTP/1.0 the connection is closed to end the body.
+  std::function<void(const StreamWriter&)> stream;
 
   // text sets a 200 reply body.
   void text(std::string b) { body = std::move(b); }

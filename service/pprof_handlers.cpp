@@ -8,7 +8,9 @@
 //                                 heap's ?gc=1
 //   /debug/pprof/cmdline          argv joined by NUL
 //   /debug/pprof/symbol           pprof's remote symbolization
-//   /debug/pprof/trace            501 until the execution tracer exists
+//   /debug/pprof/trace            execution trace, ?seconds=N (default 1),
+//                                 streamed; ?format=json for Perfetto
+//   /debug/pprof/flightrecorder   501 until the flight recorder exists
 //
 // Where Go answers a bad parameter by silently using the default (seconds,
 // debug, gc), gortd answers 400 with the parameter named: gort's rule is
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "gc/heap.h"
@@ -31,6 +34,7 @@
 #include "profilers/profile.h"
 #include "profilers/symbolize.h"
 #include "profilers/threadcreate_profile.h"
+#include "profilers/tracer.h"
 #include "runtime/gort.h"
 #include "service/handlers.h"
 #include "service/params.h"
@@ -40,6 +44,7 @@ namespace gortd {
 namespace {
 
 constexpr std::string_view kOctetStream = "application/octet-stream";
+constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 // How often a waiting profile request checks whether its client is still
 // there (and drains the CPU profiler's buffer).
@@ -208,6 +213,56 @@ void serve_cpu_profile(const Request& req, Response& res) {
   serve_binary(res, "profile", profilers::encode_pprof(profile));
 }
 
+// How often a streaming trace hands its finished batches to the client and
+// checks whether the client is still there.
+constexpr int64_t kTraceFlushMs = 50;
+
+// serve_trace is Go's pprof.Trace handler: an execution trace of the next
+// `seconds` (a positive number, default 1), streamed while it is taken —
+// binary for `go tool trace`, or format=json for Perfetto / chrome://tracing.
+// A client that hangs up stops the trace; a second concurrent trace gets
+// 409 (Go: 500).
+void serve_trace(const Request& req, Response& res) {
+  ParamReader p(req.query);
+  double seconds = p.number("seconds", 1, 0, static_cast<double>(kMaxProfileSeconds));
+  if (!p.ok()) return serve_error(res, 400, p.error());
+  if (!(seconds > 0)) return serve_error(res, 400, "bad parameter seconds=0: must be positive");
+  std::string_view format = req.query.get("format");
+  if (!format.empty() && format != "binary" && format != "json")
+    return serve_error(res, 400, "bad parameter format=" + std::string(format) + ": want binary or json");
+  const bool json = format == "json";
+  if (json) return serve_error(res, 501, "format=json: the converter is being merged");
+  std::string why;
+  std::shared_ptr<profilers::ExecutionTracer> tracer = profilers::ExecutionTracer::start(&why);
+  if (!tracer) return serve_error(res, 409, "Could not enable tracing: " + why);
+  res.content_type = json ? kJson : kOctetStream;
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  res.headers.emplace_back("Content-Disposition", json ? "attachment; filename=\"trace.json\"" : "attachment; filename=\"trace\"");
+  auto peer_closed = req.peer_closed;
+  const int64_t ns = static_cast<int64_t>(seconds * 1e9);
+  res.stream = [tracer, peer_closed, ns, json](const Response::StreamWriter& write) {
+    auto send = [&](const std::string& bytes) { return write(bytes); };
+    std::string chunk;
+    bool alive = true;
+    const int64_t deadline = gort::nanotime() + ns;
+    for (;;) {
+      chunk.clear();
+      tracer->read(&chunk);
+      if (!chunk.empty() && !send(chunk)) alive = false;
+      if (peer_closed && peer_closed()) alive = false;
+      int64_t left = deadline - gort::nanotime();
+      if (!alive || left <= 0) break;
+      gort::sleep_for(std::chrono::nanoseconds(std::min(left, kTraceFlushMs * 1'000'000)));
+    }
+    tracer->stop();
+    while (alive) {
+      chunk.clear();
+      if (!tracer->read(&chunk)) break;
+      if (!chunk.empty() && !send(chunk)) alive = false;
+    }
+  };
+}
+
 // serve_named_profile is Go's pprof handler.ServeHTTP for one profile.
 void serve_named_profile(const NamedProfile& np, const Request& req, Response& res) {
   ParamReader p(req.query);
@@ -266,8 +321,9 @@ void add_pprof_routes(Router& r, const DebugInfo& info) {
        for (size_t i = 0; i < info.cmdline.size(); i++) out += (i ? std::string(1, '\0') : "") + info.cmdline[i];
        return serve_text(res, std::move(out));
      }
-     if (name == "trace" || name == "flightrecorder")
-       return serve_error(res, 501, "the execution tracer is not built yet (it comes with the tracer issue)");
+     if (name == "trace") return serve_trace(req, res);
+     if (name == "flightrecorder")
+       return serve_error(res, 501, "the flight recorder is not built yet (it comes with the operator-experience issue)");
      const NamedProfile* np = find_profile(name);
      if (np == nullptr) return serve_error(res, 404, "Unknown profile");
      serve_named_profile(*np, req, res);
