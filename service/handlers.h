@@ -1,6 +1,6 @@
 // handlers.h — gortd's endpoints, registered into a Router by group.
 //
-//   workloads.cpp        /  /work  /alloc  /sleep  /mixed  /error
+//   workloads.cpp        /  /work  /alloc  /sleep  /mixed  /fanout  /error
 //   gc_control.cpp       /gc (GOGC, GOMEMLIMIT, forced collection)
 //   demos.cpp            /leak (goroutine leak)  /contend (Mutex contention)
 //   observe_handlers.cpp /metrics  /debug/vars
@@ -21,7 +21,7 @@ class MetricsExporter;
 class ConnTracker;
 class Demos;
 
-// add_workload_routes adds /work, /sleep, /error, /alloc, /mixed.
+// add_workload_routes adds /work, /alloc, /sleep, /mixed, /fanout, /error.
 void add_workload_routes(Router& r);
 // add_gc_route adds /gc (a debug route: behind --debug-auth, and on the
 // debug listener when there is one).

@@ -1,10 +1,12 @@
 // workloads.cpp — the load-generating endpoints of SPEC.md: /work (CPU),
 // /alloc (collected heap; its heap code is alloc_workload.cpp), /sleep
-// (timer park), /mixed (the three in turn), /error (error rates), and the
-// index page.
+// (timer park), /mixed (the three in turn), /fanout (/work's rounds
+// scattered over goroutines and gathered from one channel), /error (error
+// rates), and the index page.
 #include <algorithm>
 #include <string>
 
+#include "runtime/chan.h"
 #include "runtime/gort.h"
 #include "service/alloc_workload.h"
 #include "service/handlers.h"
@@ -21,11 +23,11 @@ namespace {
 constexpr int64_t kWorkRoundsPerCheck = 4096;
 constexpr uint64_t kWorkSeed = 88172645463325252ULL;
 
-// xorshift_rounds runs n rounds of xorshift64 from the fixed seed (SPEC.md
-// /work), calling gort::preempt_check between chunks so that one long
+// xorshift_rounds runs n rounds of xorshift64 from x (SPEC.md /work: from
+// the fixed seed; /fanout: from the seed XOR the part's index) and returns
+// the final x, calling gort::preempt_check between chunks so that one long
 // request cannot starve other connections on its P.
-uint64_t xorshift_rounds(int64_t n) {
-  uint64_t x = kWorkSeed;
+uint64_t xorshift_rounds(int64_t n, uint64_t x = kWorkSeed) {
   for (int64_t i = 0; i < n;) {
     int64_t end = std::min(n, i + kWorkRoundsPerCheck);
     for (; i < end; i++) {
@@ -109,6 +111,46 @@ void handle_mixed(const Request& req, Response& res) {
   res.text(body + "slept ms=" + std::to_string(ms) + "\n");
 }
 
+// fanout is SPEC.md's scatter-gather: it spawns g goroutines, part i running
+// n/g rounds of xorshift_rounds (one more if i < n%g) from kWorkSeed ^ i,
+// each sending its final x on one channel, and returns the sum of the g
+// values modulo 2^64 (unsigned wrap-around). A sum, not an XOR: xorshift is
+// linear over GF(2), so an XOR of equal shares would collapse to 0 for the
+// defaults. Blocks until every part has sent.
+//
+// The goroutines are spawned per request and really meet on the channel
+// because this is the pattern people look for in the execution-trace
+// viewer: one fan of goroutine creations, then a gather. The channel is
+// unbuffered on purpose: a part that finishes before the handler is ready
+// parks in chan send, and the handler parks in chan receive between
+// arrivals, so the trace shows each send unblocking the handler (and each
+// receive unblocking a waiting sender) — with a buffer of g most sends would
+// complete without anyone blocking and the timeline would show no arrows.
+// The channel may live on this stack: a send on it returns only once its
+// value has been handed to the handler, the handler receives all g before
+// returning, and a part touches nothing of the channel after its send, so
+// no part uses the channel once the frame is gone.
+uint64_t fanout(int64_t g, int64_t n) {
+  gort::Chan<uint64_t> results(0);
+  for (int64_t i = 0; i < g; i++) {
+    int64_t rounds = n / g + (i < n % g ? 1 : 0);
+    uint64_t seed = kWorkSeed ^ static_cast<uint64_t>(i);
+    gort::go([&results, rounds, seed] { results.send(xorshift_rounds(rounds, seed)); });
+  }
+  uint64_t sum = 0;
+  for (int64_t i = 0; i < g; i++) sum += results.recv();
+  return sum;
+}
+
+void handle_fanout(const Request& req, Response& res) {
+  ParamReader p(req.query);
+  int64_t g = p.integer("g", 8, 1, 1000);
+  int64_t n = p.integer("n", 1000000, 0, 10000000000);
+  if (!p.ok()) return res.error(400, p.error());
+  res.text("fanout g=" + std::to_string(g) + " n=" + std::to_string(n) +
+           " result=" + std::to_string(fanout(g, n)) + "\n");
+}
+
 }  // namespace
 
 void add_workload_routes(Router& r) {
@@ -121,6 +163,9 @@ void add_workload_routes(Router& r) {
   r.add("/sleep", {V::get}, handle_sleep).describe("/sleep?ms=M", "park on a timer for M ms (default 100)");
   r.add("/mixed", {V::get}, handle_mixed)
       .describe("/mixed?n=&kb=&ms=", "/work, /alloc, /sleep in turn");
+  r.add("/fanout", {V::get}, handle_fanout)
+      .describe("/fanout?g=G&n=N",
+                "scatter-gather: N xorshift64 rounds over G goroutines (defaults 8, 1000000)");
   r.add("/error", {V::get}, handle_error)
       .describe("/error?code=C&p=P", "answer status C (default 500) with probability P (default 1)");
 }

@@ -25,11 +25,14 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <fcntl.h>
 #include <regex>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "gortd_harness.h"
 
@@ -62,6 +65,28 @@ bool log_shows(const Gortd& g, const std::string& text) {
   return eventually([&] { return g.log().find(text) != std::string::npos; });
 }
 
+// xorshift64 runs n rounds of SPEC.md's xorshift64 from x: the test's own
+// copy, so that /work and /fanout are checked against an independent
+// computation rather than against gortd's code.
+uint64_t xorshift64(uint64_t x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return x;
+}
+
+// fanout_expected computes SPEC.md's /fanout result: part i of g runs
+// n/g rounds (one more if i < n%g) from 88172645463325252 ^ i; the parts'
+// final values are summed modulo 2^64.
+uint64_t fanout_expected(int64_t g, int64_t n) {
+  uint64_t sum = 0;
+  for (int64_t i = 0; i < g; i++)
+    sum += xorshift64(88172645463325252ULL ^ static_cast<uint64_t>(i), n / g + (i < n % g ? 1 : 0));
+  return sum;
+}
+
 // ms returns d in whole milliseconds (printable in test messages).
 template <class D>
 long long ms(D d) {
@@ -78,8 +103,8 @@ BOOST_AUTO_TEST_CASE(index_lists_every_endpoint) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.header("content-type") == "text/plain; charset=utf-8");
   BOOST_TEST(r.body.rfind("gortd 0.1.0", 0) == 0);
-  for (const char* e : {"/work", "/alloc", "/sleep", "/mixed", "/error", "/leak", "/contend", "/gc", "/metrics",
-                        "/debug/pprof/", "/debug/vars"})
+  for (const char* e : {"/work", "/alloc", "/sleep", "/mixed", "/fanout", "/error", "/leak", "/contend",
+                        "/gc", "/metrics", "/debug/pprof/", "/debug/vars"})
     BOOST_TEST(r.body.find(std::string("  ") + e) != std::string::npos, e);
 }
 
@@ -97,6 +122,40 @@ BOOST_AUTO_TEST_CASE(work_sleep_error_reply_texts) {
   BOOST_TEST(ok.status == 200);
   BOOST_TEST(ok.body == "ok\n");
   BOOST_TEST(get(g.port(), "/error?code=599").status == 599);
+}
+
+BOOST_AUTO_TEST_CASE(fanout_sums_the_parts_as_spec_md_splits_them) {
+  Gortd g;
+  // The defaults, also computed with a Python loop over SPEC.md's split
+  // (the Go peer replies the same).
+  BOOST_TEST(fanout_expected(8, 1000000) == 18411841181429268476ULL);
+  BOOST_TEST(get(g.port(), "/fanout").body == "fanout g=8 n=1000000 result=18411841181429268476\n");
+  // g=1 is /work's loop from /work's seed; n=0 sums the seeds; n < g leaves
+  // some parts with no rounds; g=1000 spawns a thousand goroutines.
+  BOOST_TEST(fanout_expected(1, 200000) == 14173078858223602343ULL);
+  const std::vector<std::pair<int64_t, int64_t>> g_and_n = {
+      {1, 200000}, {1, 0},      {8, 0},       {3, 100},        {7, 5},
+      {1000, 0},   {1000, 999}, {1000, 2500}, {1000, 1000000}, {13, 1000003},
+  };
+  for (auto [gs, ns] : g_and_n) {
+    std::string target = "/fanout?g=" + std::to_string(gs) + "&n=" + std::to_string(ns);
+    Reply r = get(g.port(), target);
+    BOOST_TEST(r.status == 200, target);
+    BOOST_TEST(r.body == "fanout g=" + std::to_string(gs) + " n=" + std::to_string(ns) +
+                             " result=" + std::to_string(fanout_expected(gs, ns)) + "\n",
+               target);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fanout_goroutines_are_gone_after_the_reply) {
+  Gortd g;
+  // Seen from a /metrics request, an otherwise idle gortd always runs the
+  // same goroutines; every part has sent and returns once the reply is out.
+  const double before = metric_of(g, "go_goroutines");
+  BOOST_TEST(get(g.port(), "/fanout?g=1000&n=100000").status == 200);
+  double now = -1;
+  BOOST_TEST(eventually([&] { return (now = metric_of(g, "go_goroutines")) == before; }),
+             "go_goroutines " << now << ", want " << before);
 }
 
 BOOST_AUTO_TEST_CASE(leak_starts_and_releases_goroutines) {
@@ -163,6 +222,13 @@ BOOST_AUTO_TEST_CASE(bad_parameters_answer_400_with_the_reason) {
       {"/leak?release=2", "bad parameter release=\"2\": must be 1"},
       {"/contend?g=0", "bad parameter g=0: out of range [1, 10000]"},
       {"/contend?n=1000001", "bad parameter n=1000001: out of range [0, 1000000]"},
+      {"/fanout?g=0", "bad parameter g=0: out of range [1, 1000]"},
+      {"/fanout?g=1001", "bad parameter g=1001: out of range [1, 1000]"},
+      {"/fanout?g=abc", "bad parameter g=\"abc\": not an integer"},
+      {"/fanout?n=-1", "bad parameter n=-1: out of range [0, 10000000000]"},
+      {"/fanout?n=10000000001", "bad parameter n=10000000001: out of range [0, 10000000000]"},
+      {"/fanout?n=1e6", "bad parameter n=\"1e6\": not an integer"},
+      {"/fanout?g=0&n=x", "bad parameter g=0: out of range [1, 1000]"},
       {"/alloc?size=7", "bad parameter size=7: out of range [8, 1048576]"},
       {"/alloc?kb=1048577", "bad parameter kb=1048577: out of range [0, 1048576]"},
       {"/alloc?keep=4097", "bad parameter keep=4097: out of range [0, 4096]"},
@@ -447,9 +513,9 @@ BOOST_AUTO_TEST_CASE(path_labels_are_route_templates_never_raw_urls) {
     get(g.port(), t);
   exchange(g.port(), "BREW /coffee HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   std::string m = metrics_of(g);
-  std::set<std::string> allowed = {"unmatched", "/", "/work", "/alloc", "/sleep", "/mixed", "/error", "/leak",
-                                   "/contend", "/gc", "/metrics", "/debug/vars", "/debug/pprof/",
-                                   "/debug/pprof/symbol", "/debug/pprof/{profile}"};
+  std::set<std::string> allowed = {"unmatched", "/", "/work", "/alloc", "/sleep", "/mixed", "/fanout",
+                                   "/error", "/leak", "/contend", "/gc", "/metrics", "/debug/vars",
+                                   "/debug/pprof/", "/debug/pprof/symbol", "/debug/pprof/{profile}"};
   std::set<std::string> methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER"};
   std::regex path_re(R"re(path="([^"]*)")re"), method_re(R"re(method="([^"]*)")re");
   for (auto it = std::sregex_iterator(m.begin(), m.end(), path_re); it != std::sregex_iterator(); ++it)
