@@ -51,6 +51,24 @@ Reply parse_reply(const std::string& raw) {
     pos = eol + 2;
   }
   std::string rest = raw.substr(eoh + 4);
+  auto te = r.headers.find("transfer-encoding");
+  if (te != r.headers.end() && te->second == "chunked") {
+    // Chunks up to the last one (size 0); a body cut short keeps what came.
+    size_t at = 0;
+    for (;;) {
+      size_t eol = rest.find("\r\n", at);
+      if (eol == std::string::npos) break;
+      size_t n = std::stoul(rest.substr(at, eol - at), nullptr, 16);
+      if (n == 0) {
+        r.chunked_complete = true;
+        break;
+      }
+      r.body.append(rest, eol + 2, n);
+      at = eol + 2 + n + 2;
+      if (at > rest.size()) break;
+    }
+    return r;
+  }
   auto cl = r.headers.find("content-length");
   r.body = cl == r.headers.end() ? rest : rest.substr(0, std::stoul(cl->second));
   return r;

@@ -22,7 +22,8 @@ inline constexpr std::chrono::seconds kPatience{60};
 struct Reply {
   int status = 0;                             // 0: no parsable response
   std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
+  std::string body;                 // de-chunked when Transfer-Encoding is chunked
+  bool chunked_complete = false;    // a chunked body ended with its last chunk
   std::string raw;
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
@@ -30,8 +31,8 @@ struct Reply {
   }
 };
 
-// parse_reply parses the first response in raw (Content-Length framed, or
-// up to the end when absent).
+// parse_reply parses the first response in raw (Content-Length framed,
+// chunked, or up to the end when neither).
 Reply parse_reply(const std::string& raw);
 
 // Gortd runs gortd with args (plus --addr 127.0.0.1:0 unless args has

@@ -184,13 +184,11 @@ BOOST_AUTO_TEST_CASE(contend_reports_go_duration) {
   BOOST_TEST(std::regex_match(get(g.port(), "/contend").body, std::regex(R"(contend g=8 n=1000 elapsed=\S+\n)")));
 }
 
-BOOST_AUTO_TEST_CASE(trace_endpoints_answer_501_until_the_tracer_exists) {
+BOOST_AUTO_TEST_CASE(flightrecorder_answers_501_until_it_exists) {
   Gortd g;
-  for (const char* p : {"/debug/pprof/trace", "/debug/pprof/trace?seconds=1", "/debug/pprof/flightrecorder"}) {
-    Reply r = get(g.port(), p);
-    BOOST_TEST(r.status == 501, p);
-    BOOST_TEST(r.body.find('\n') == r.body.size() - 1, p);  // one line
-  }
+  Reply r = get(g.port(), "/debug/pprof/flightrecorder");
+  BOOST_TEST(r.status == 501);
+  BOOST_TEST(r.body.find('\n') == r.body.size() - 1);  // one line
 }
 
 BOOST_AUTO_TEST_CASE(debug_vars_is_json_with_cmdline) {
