@@ -78,6 +78,10 @@ namespace gt = gotrace;
 // the output small on a server that starts a goroutine per request.
 constexpr uint64_t kLiveSampleNs = 100'000;
 
+// kMaxGomaxprocs is Go's _MaxGomaxprocs: a larger Gomaxprocs is garbage
+// and creates no processes.
+constexpr uint64_t kMaxGomaxprocs = 1024;
+
 // Process ids and sort order (catapult sorts by process_sort_index;
 // Perfetto ignores it and keeps pid order, which is the same).
 constexpr uint32_t kPidGc = 1, kPidUser = 2, kPidNoP = 3, kPidGoroutines = 4, kPidProcBase = 10;
@@ -452,7 +456,9 @@ void TraceTimeline::State::event(const TimedEvent& e) {
   if (is_stop(e.type)) return go_stop(P, at, e.type);
   switch (e.type) {
     case gt::kEvGomaxprocs:
-      for (uint64_t p = 0; p < std::min(e.a[0], TraceTimeline::kMaxP); p++) proc(p);
+      if (e.a[0] <= kMaxGomaxprocs) {
+        for (uint64_t p = 0; p < e.a[0]; p++) proc(p);  // idle Ps get their (empty) process too
+      }
       break;
     case gt::kEvProcStart:
       P.proc_running = true;
