@@ -30,7 +30,7 @@ class ChromeTraceWriter final {
 
   // kFlushBytes: output is passed on once this much has accumulated — big
   // enough that a sink writing to a socket does few writes.
-  static constexpr size_t kFlushBytes = 64 * 1024;
+  static constexpr size_t kFlushBytes = size_t{64} << 10;
 
   explicit ChromeTraceWriter(Sink sink) : sink_(std::move(sink)) {}
   ChromeTraceWriter(const ChromeTraceWriter&) = delete;

@@ -119,7 +119,7 @@ class TraceReader final {
 
   // kMaxLengthForm caps L of a length-form record: a 1000-frame Stack
   // (Go's limit) takes at most 2 + 4000 varints of 10 bytes.
-  static constexpr uint64_t kMaxLengthForm = 64 * 1024;
+  static constexpr uint64_t kMaxLengthForm = uint64_t{64} << 10;
   // kMaxString caps String and UserLog payloads, as Go's reader does.
   static constexpr uint64_t kMaxString = 1'000'000;
 

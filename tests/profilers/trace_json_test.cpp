@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -73,8 +72,13 @@ std::string generated_trace() {
   int fd = mkstemp(path);
   BOOST_REQUIRE(fd >= 0);
   close(fd);
-  std::string cmd = python + " '" + tool + "' '" + path + "' >/dev/null 2>&1";
-  BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd << " failed");
+  std::string cmd = python + " '" + tool + "' '" + path + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  BOOST_REQUIRE(p != nullptr);
+  std::string said;
+  char buf[512];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) said.append(buf, n);
+  BOOST_REQUIRE_MESSAGE(pclose(p) == 0, cmd << " failed: " << said);
   std::string data = read_file(path);
   unlink(path);
   return data;
@@ -514,7 +518,8 @@ BOOST_AUTO_TEST_CASE(streams_past_the_lookahead) {
     out.append(s);
     return true;
   });
-  for (size_t i = 0; i < t.b.size(); i += 64 * 1024) BOOST_REQUIRE(conv.feed(std::string_view(t.b).substr(i, 64 * 1024)));
+  constexpr size_t kChunk = size_t{64} << 10;
+  for (size_t i = 0; i < t.b.size(); i += kChunk) BOOST_REQUIRE(conv.feed(std::string_view(t.b).substr(i, kChunk)));
   for (size_t at = out.find("\"HeapAlloc\""); at != std::string::npos; at = out.find("\"HeapAlloc\"", at + 1)) {
     before_finish++;
   }
