@@ -1,8 +1,8 @@
 // trace_timeline.cpp — TraceTimeline (trace_timeline.h): a Go 1.19 trace's
 // events, in time order, as Chrome trace-event tracks.
 //
-// Tracks (pid / tid; tids are unique across processes, goroutines use
-// their id):
+// Tracks (pid / tid; tids are unique across processes; a goroutine's
+// track is tid = its id, modulo 2^31):
 //   Proc <p>   — "goroutines": one slice per running interval, named
 //                "G<id> <entry function>" ("G<id> <label>" for GoStartLabel,
 //                "G<id>" while the entry function is unknown — Stack records
@@ -353,7 +353,7 @@ struct TraceTimeline::State {
   }
 
   void go_start(PState& P, uint64_t at, uint64_t g, uint64_t label) {
-    if (P.g != 0) go_stop(P, at, 0);  // malformed: the previous one never left
+    if (P.g != 0) go_stop(P, at, 0, "replaced");  // malformed: the previous one never left
     P.g = g;
     P.run_since = at;
     P.run_label = label;
@@ -383,11 +383,12 @@ struct TraceTimeline::State {
     }
   }
 
-  // go_stop ends P's running goroutine (type 0: replaced by another start).
-  void go_stop(PState& P, uint64_t at, uint8_t type) {
+  // go_stop ends P's running goroutine because of an event of this type,
+  // or (type 0) for the reason given, its state then unknown.
+  void go_stop(PState& P, uint64_t at, uint8_t type, const char* why = nullptr) {
     uint64_t g = P.g;
     if (g == 0) return;  // nothing runs: Go's parser rejects this; skip it
-    const char* reason = type == 0 ? "unknown" : end_reason(type);
+    const char* reason = type == 0 ? why : end_reason(type);
     auto it = gs.find(g);
     GState* G = it == gs.end() ? nullptr : &it->second;
     std::string name = P.run_label != 0 ? "G" + std::to_string(g) + " " + std::string(dict.str(P.run_label))
@@ -467,7 +468,7 @@ void TraceTimeline::State::event(const TimedEvent& e) {
       P.started = true;
       break;
     case gt::kEvProcStop:
-      if (P.g != 0) go_stop(P, at, 0);
+      if (P.g != 0) go_stop(P, at, 0, "ProcStop");
       if (P.proc_running) {
         slice(P.pid, lane(P.pid, P, kLaneThread), "M" + std::to_string(P.proc_thread), P.proc_since, at)
             .arg("thread", P.proc_thread).done();
@@ -597,8 +598,8 @@ void TraceTimeline::State::event(const TimedEvent& e) {
           .arg("message", e.text).arg("category", key).arg("task", e.a[0]).arg("goroutine", P.g).done();
       break;
     }
-    default:  // FutileWakeup: Go's reader drops it with its wake-up; so do we
-      break;
+    default:  // FutileWakeup: Go's reader deletes it with the block, unblock and start
+      break;  // it cancels; here those stay. (Go 1.19's runtime never writes it.)
   }
 }
 
@@ -613,7 +614,7 @@ void TraceTimeline::State::close() {
   };
   for (uint64_t p : sorted_keys(procs)) {
     PState& P = procs[p];
-    if (P.g != 0) go_stop(P, end, 0);
+    if (P.g != 0) go_stop(P, end, 0, "trace end");
     if (P.sweeping) slice(kPidGc, lane(kPidGc, P, kLaneSweep), "sweep", P.sweep_since, end).done();
     if (P.proc_running) {
       slice(P.pid, lane(P.pid, P, kLaneThread), "M" + std::to_string(P.proc_thread), P.proc_since, end)
