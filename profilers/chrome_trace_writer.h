@@ -49,7 +49,9 @@ class ChromeTraceWriter final {
   ChromeTraceWriter& field(std::string_view key, uint64_t value);
   ChromeTraceWriter& arg(std::string_view key, std::string_view value);
   ChromeTraceWriter& arg(std::string_view key, uint64_t value);
-  ChromeTraceWriter& arg(std::string_view key, const char* value) { return arg(key, std::string_view(value)); }
+  ChromeTraceWriter& arg(std::string_view key, const char* value) {
+    return arg(key, std::string_view(value));
+  }
   void done();
 
   // end closes the event array, appends trailing_members (already JSON:

@@ -218,7 +218,9 @@ std::string TraceJsonConverter::Impl::trailing() const {
 TraceJsonConverter::TraceJsonConverter(Sink sink) : impl_(std::make_unique<Impl>(std::move(sink))) {}
 TraceJsonConverter::~TraceJsonConverter() = default;
 
-const std::string& TraceJsonConverter::error() const { return impl_->error; }
+const std::string& TraceJsonConverter::error() const {
+  return impl_->error;
+}
 
 bool TraceJsonConverter::feed(std::string_view bytes) {
   Impl& m = *impl_;

@@ -51,9 +51,11 @@ class TraceJsonConverter final {
   TraceJsonConverter(const TraceJsonConverter&) = delete;
   TraceJsonConverter& operator=(const TraceJsonConverter&) = delete;
 
-  // feed consumes the next bytes of the binary trace (any split, even mid-record); returns false on a sink failure or malformed input (error() says why).
+  // feed consumes the next bytes of the binary trace (any split, even mid-record); returns false on a sink
+  // failure or malformed input (error() says why).
   bool feed(std::string_view bytes);
-  // finish flushes everything (metadata such as goroutine names known only once Stack records arrived at the end), closes the JSON; false on sink failure or a truncated trace.
+  // finish flushes everything (metadata such as goroutine names known only once Stack records arrived at the
+  // end), closes the JSON; false on sink failure or a truncated trace.
   //
   // After malformed input, finish still writes what came before the bad
   // record and closes the document (with the error under "otherData"),

@@ -115,9 +115,15 @@ std::string hex_offset(uint64_t off) {
 
 }  // namespace
 
-const char* event_name(uint8_t type) { return type < kEvCount ? kTypes[type].name : "?"; }
-bool has_timestamp(uint8_t type) { return type < kEvCount && kTypes[type].timestamp; }
-bool has_stack(uint8_t type) { return type < kEvCount && kTypes[type].stack; }
+const char* event_name(uint8_t type) {
+  return type < kEvCount ? kTypes[type].name : "?";
+}
+bool has_timestamp(uint8_t type) {
+  return type < kEvCount && kTypes[type].timestamp;
+}
+bool has_stack(uint8_t type) {
+  return type < kEvCount && kTypes[type].stack;
+}
 
 bool TraceReader::fail(std::string message) {
   failed_ = true;

@@ -123,9 +123,9 @@ struct GState {
   uint64_t track_until = 0;  // end of the last slice on its Goroutines track
   uint64_t wake_ticks = 0;   // pending wake-up (has_wake): when, and where
   uint32_t wake_pid = 0;
-  const char* reason = "";   // why it waits
+  const char* reason = "";  // why it waits
   GStatus status = GStatus::kUnknown;
-  bool counted = false;      // in the live count
+  bool counted = false;  // in the live count
   bool has_track = false, named = false, assisting = false;
   bool has_wake = false, wake_is_create = false;
 };
@@ -138,37 +138,64 @@ struct DeadG {
 
 const char* end_reason(uint8_t type) {
   switch (type) {
-    case gt::kEvGoEnd: return "exited";
-    case gt::kEvGoStop: return "stopped forever";
-    case gt::kEvGoSched: return "yield";
-    case gt::kEvGoPreempt: return "preempted";
-    case gt::kEvGoSleep: return "sleep";
-    case gt::kEvGoBlock: return "blocked";
-    case gt::kEvGoBlockSend: return "chan send";
-    case gt::kEvGoBlockRecv: return "chan receive";
-    case gt::kEvGoBlockSelect: return "select";
-    case gt::kEvGoBlockSync: return "sync";
-    case gt::kEvGoBlockCond: return "sync.Cond";
-    case gt::kEvGoBlockNet: return "IO wait";
-    case gt::kEvGoBlockGC: return "GC assist wait";
-    case gt::kEvGoSysBlock: return "syscall";
-    default: return "?";
+    case gt::kEvGoEnd:
+      return "exited";
+    case gt::kEvGoStop:
+      return "stopped forever";
+    case gt::kEvGoSched:
+      return "yield";
+    case gt::kEvGoPreempt:
+      return "preempted";
+    case gt::kEvGoSleep:
+      return "sleep";
+    case gt::kEvGoBlock:
+      return "blocked";
+    case gt::kEvGoBlockSend:
+      return "chan send";
+    case gt::kEvGoBlockRecv:
+      return "chan receive";
+    case gt::kEvGoBlockSelect:
+      return "select";
+    case gt::kEvGoBlockSync:
+      return "sync";
+    case gt::kEvGoBlockCond:
+      return "sync.Cond";
+    case gt::kEvGoBlockNet:
+      return "IO wait";
+    case gt::kEvGoBlockGC:
+      return "GC assist wait";
+    case gt::kEvGoSysBlock:
+      return "syscall";
+    default:
+      return "?";
   }
 }
 
 bool is_stop(uint8_t type) {
   switch (type) {
-    case gt::kEvGoEnd: case gt::kEvGoStop: case gt::kEvGoSched: case gt::kEvGoPreempt:
-    case gt::kEvGoSleep: case gt::kEvGoBlock: case gt::kEvGoBlockSend: case gt::kEvGoBlockRecv:
-    case gt::kEvGoBlockSelect: case gt::kEvGoBlockSync: case gt::kEvGoBlockCond:
-    case gt::kEvGoBlockNet: case gt::kEvGoBlockGC: case gt::kEvGoSysBlock:
+    case gt::kEvGoEnd:
+    case gt::kEvGoStop:
+    case gt::kEvGoSched:
+    case gt::kEvGoPreempt:
+    case gt::kEvGoSleep:
+    case gt::kEvGoBlock:
+    case gt::kEvGoBlockSend:
+    case gt::kEvGoBlockRecv:
+    case gt::kEvGoBlockSelect:
+    case gt::kEvGoBlockSync:
+    case gt::kEvGoBlockCond:
+    case gt::kEvGoBlockNet:
+    case gt::kEvGoBlockGC:
+    case gt::kEvGoSysBlock:
       return true;
     default:
       return false;
   }
 }
 
-uint32_t goroutine_tid(uint64_t g) { return static_cast<uint32_t>(g & 0x7fffffff); }
+uint32_t goroutine_tid(uint64_t g) {
+  return static_cast<uint32_t>(g & 0x7fffffff);
+}
 
 }  // namespace
 
@@ -187,7 +214,7 @@ struct TraceTimeline::State {
   std::unordered_set<uint32_t> named_tids;
   bool gc_open = false, stw_open = false;
   uint64_t gc_since = 0, gc_seq = 0, stw_since = 0, stw_kind = 0;
-  int64_t live = 0, live_shown = 0, live_pending_value = 0;  // live goroutines; sampled; to sample
+  int64_t live = 0, live_shown = 0, live_pending_value = 0;       // live goroutines; sampled; to sample
   uint64_t live_at = 0, live_pending_at = 0, live_window_ns = 0;  // last change; its sample; window
   bool live_changed = false, live_pending = false, live_window = false;
   uint64_t next_flow = 1;
@@ -228,8 +255,10 @@ struct TraceTimeline::State {
     uint32_t tid = kTidBase + owner.pid * kLaneCount + l;
     if (!named_tids.insert(tid).second) return tid;
     std::string proc = owner.id == gt::kNoP ? "No P" : "Proc " + std::to_string(owner.id);
-    static constexpr const char* kNames[] = {"goroutines", "M (thread)", "CPU samples", "sweep", "mark assist"};
-    std::string name = l == kLaneSweep || l == kLaneAssist ? std::string(kNames[l]) + " (" + proc + ")" : kNames[l];
+    static constexpr const char* kNames[] = {"goroutines", "M (thread)", "CPU samples", "sweep",
+                                             "mark assist"};
+    std::string name =
+        l == kLaneSweep || l == kLaneAssist ? std::string(kNames[l]) + " (" + proc + ")" : kNames[l];
     thread(pid, tid, name, l == kLaneSweep || l == kLaneAssist ? owner.pid * kLaneCount + l : l);
     return tid;
   }
@@ -319,7 +348,8 @@ struct TraceTimeline::State {
     if (!live_pending) return;
     live_pending = false;
     if (live_pending_value == live_shown) return;
-    counter("Goroutines", live_pending_at, "live", static_cast<uint64_t>(std::max<int64_t>(live_pending_value, 0)));
+    counter("Goroutines", live_pending_at, "live",
+            static_cast<uint64_t>(std::max<int64_t>(live_pending_value, 0)));
     live_shown = live_pending_value;
   }
 
@@ -370,9 +400,16 @@ struct TraceTimeline::State {
       const char* kind = G.wake_is_create ? "create" : "unblock";
       uint64_t id = next_flow++;
       out.event('s', kind, G.wake_pid, kTidBase + G.wake_pid * kLaneCount + kLaneGoroutines)
-          .ts(ns(G.wake_ticks)).field("cat", "flow").field("id", id).done();
+          .ts(ns(G.wake_ticks))
+          .field("cat", "flow")
+          .field("id", id)
+          .done();
       out.event('f', kind, P.pid, lane(P.pid, P, kLaneGoroutines))
-          .ts(ns(at)).field("cat", "flow").field("id", id).field("bp", "e").done();
+          .ts(ns(at))
+          .field("cat", "flow")
+          .field("id", id)
+          .field("bp", "e")
+          .done();
     }
     G.has_wake = false;
     G.status = GStatus::kRunning;
@@ -391,12 +428,17 @@ struct TraceTimeline::State {
     const char* reason = type == 0 ? why : end_reason(type);
     auto it = gs.find(g);
     GState* G = it == gs.end() ? nullptr : &it->second;
-    std::string name = P.run_label != 0 ? "G" + std::to_string(g) + " " + std::string(dict.str(P.run_label))
-                                        : goroutine_name(g, G ? G->entry_stack : 0);
+    std::string_view label = dict.str(P.run_label);
+    std::string name = !label.empty() ? "G" + std::to_string(g) + " " + std::string(label)
+                                      : goroutine_name(g, G ? G->entry_stack : 0);
     slice(P.pid, lane(P.pid, P, kLaneGoroutines), name, P.run_since, at)
-        .arg("goroutine", g).arg("end", reason).done();
+        .arg("goroutine", g)
+        .arg("end", reason)
+        .done();
     if (P.assisting) {
-      slice(kPidGc, lane(kPidGc, P, kLaneAssist), "mark assist", P.assist_since, at).arg("goroutine", g).done();
+      slice(kPidGc, lane(kPidGc, P, kLaneAssist), "mark assist", P.assist_since, at)
+          .arg("goroutine", g)
+          .done();
       P.assisting = false;
     }
     P.g = 0;
@@ -471,7 +513,8 @@ void TraceTimeline::State::event(const TimedEvent& e) {
       if (P.g != 0) go_stop(P, at, 0, "ProcStop");
       if (P.proc_running) {
         slice(P.pid, lane(P.pid, P, kLaneThread), "M" + std::to_string(P.proc_thread), P.proc_since, at)
-            .arg("thread", P.proc_thread).done();
+            .arg("thread", P.proc_thread)
+            .done();
       }
       P.proc_running = false;
       break;
@@ -483,7 +526,8 @@ void TraceTimeline::State::event(const TimedEvent& e) {
     case gt::kEvGCDone:
       if (gc_open) {
         slice(kPidGc, gc_lane(kLaneGcCycles), "GC " + std::to_string(gc_seq), gc_since, at)
-            .arg("seq", gc_seq).done();
+            .arg("seq", gc_seq)
+            .done();
       }
       gc_open = false;
       break;
@@ -508,7 +552,9 @@ void TraceTimeline::State::event(const TimedEvent& e) {
     case gt::kEvGCSweepDone:
       if (P.sweeping) {
         slice(kPidGc, lane(kPidGc, P, kLaneSweep), "sweep", P.sweep_since, at)
-            .arg("swept bytes", e.a[0]).arg("reclaimed bytes", e.a[1]).done();
+            .arg("swept bytes", e.a[0])
+            .arg("reclaimed bytes", e.a[1])
+            .done();
       }
       P.sweeping = false;
       break;
@@ -557,7 +603,9 @@ void TraceTimeline::State::event(const TimedEvent& e) {
       break;
     case gt::kEvGCMarkAssistDone:
       if (P.assisting) {
-        slice(kPidGc, lane(kPidGc, P, kLaneAssist), "mark assist", P.assist_since, at).arg("goroutine", P.g).done();
+        slice(kPidGc, lane(kPidGc, P, kLaneAssist), "mark assist", P.assist_since, at)
+            .arg("goroutine", P.g)
+            .done();
       }
       P.assisting = false;
       if (auto it = gs.find(P.g); it != gs.end()) it->second.assisting = false;
@@ -565,8 +613,14 @@ void TraceTimeline::State::event(const TimedEvent& e) {
     case gt::kEvUserTaskCreate: {
       std::string name(dict.str(e.a[2]));
       if (name.empty()) name = "task " + std::to_string(e.a[0]);
-      out.event('b', name, kPidUser, kTidBase + kPidUser * kLaneCount).ts(ns(at)).field("cat", "task")
-          .field("id", e.a[0]).arg("task", e.a[0]).arg("parent", e.a[1]).arg("goroutine", P.g).done();
+      out.event('b', name, kPidUser, kTidBase + kPidUser * kLaneCount)
+          .ts(ns(at))
+          .field("cat", "task")
+          .field("id", e.a[0])
+          .arg("task", e.a[0])
+          .arg("parent", e.a[1])
+          .arg("goroutine", P.g)
+          .done();
       tasks[e.a[0]] = std::move(name);
       break;
     }
@@ -574,20 +628,29 @@ void TraceTimeline::State::event(const TimedEvent& e) {
       auto it = tasks.find(e.a[0]);
       std::string name = it != tasks.end() ? it->second : "task " + std::to_string(e.a[0]);
       if (it == tasks.end()) {  // created before the trace began: show it from the start
-        out.event('b', name, kPidUser, kTidBase + kPidUser * kLaneCount).ts(0).field("cat", "task")
-            .field("id", e.a[0]).arg("task", e.a[0]).done();
+        out.event('b', name, kPidUser, kTidBase + kPidUser * kLaneCount)
+            .ts(0)
+            .field("cat", "task")
+            .field("id", e.a[0])
+            .arg("task", e.a[0])
+            .done();
       } else {
         tasks.erase(it);
       }
-      out.event('e', name, kPidUser, kTidBase + kPidUser * kLaneCount).ts(ns(at)).field("cat", "task")
-          .field("id", e.a[0]).done();
+      out.event('e', name, kPidUser, kTidBase + kPidUser * kLaneCount)
+          .ts(ns(at))
+          .field("cat", "task")
+          .field("id", e.a[0])
+          .done();
       break;
     }
     case gt::kEvUserRegion: {
       std::string_view name = dict.str(e.a[2]);
       auto& ev = out.event(e.a[1] == 0 ? 'b' : 'e', name.empty() ? "region" : name, kPidUser,
                            kTidBase + kPidUser * kLaneCount)
-                     .ts(ns(at)).field("cat", "region").field("id", P.g);
+                     .ts(ns(at))
+                     .field("cat", "region")
+                     .field("id", P.g);
       if (e.a[1] == 0) ev.arg("goroutine", P.g).arg("task", e.a[0]);
       ev.done();
       break;
@@ -595,7 +658,11 @@ void TraceTimeline::State::event(const TimedEvent& e) {
     case gt::kEvUserLog: {
       std::string_view key = dict.str(e.a[1]);
       instant(P.pid, lane(P.pid, P, kLaneGoroutines), key.empty() ? "log" : key, at)
-          .arg("message", e.text).arg("category", key).arg("task", e.a[0]).arg("goroutine", P.g).done();
+          .arg("message", e.text)
+          .arg("category", key)
+          .arg("task", e.a[0])
+          .arg("goroutine", P.g)
+          .done();
       break;
     }
     default:  // FutileWakeup: Go's reader deletes it with the block, unblock and start
@@ -618,14 +685,18 @@ void TraceTimeline::State::close() {
     if (P.sweeping) slice(kPidGc, lane(kPidGc, P, kLaneSweep), "sweep", P.sweep_since, end).done();
     if (P.proc_running) {
       slice(P.pid, lane(P.pid, P, kLaneThread), "M" + std::to_string(P.proc_thread), P.proc_since, end)
-          .arg("thread", P.proc_thread).done();
+          .arg("thread", P.proc_thread)
+          .done();
     }
   }
   if (gc_open) slice(kPidGc, gc_lane(kLaneGcCycles), "GC " + std::to_string(gc_seq), gc_since, end).done();
   if (stw_open) slice(kPidGc, gc_lane(kLaneStw), "STW", stw_since, end).done();
   for (uint64_t id : sorted_keys(tasks)) {
-    out.event('e', tasks[id], kPidUser, kTidBase + kPidUser * kLaneCount).ts(ns(end)).field("cat", "task")
-        .field("id", id).done();
+    out.event('e', tasks[id], kPidUser, kTidBase + kPidUser * kLaneCount)
+        .ts(ns(end))
+        .field("cat", "task")
+        .field("id", id)
+        .done();
   }
   for (uint64_t g : sorted_keys(gs)) {
     GState& G = gs[g];
@@ -644,10 +715,10 @@ void TraceTimeline::State::close() {
   if (live_changed) {
     instant_done();
     flush_live();
-    if (end > live_pending_at) counter("Goroutines", end, "live", static_cast<uint64_t>(std::max<int64_t>(live, 0)));
+    if (end > live_pending_at)
+      counter("Goroutines", end, "live", static_cast<uint64_t>(std::max<int64_t>(live, 0)));
   }
 }
-
 
 TraceTimeline::TraceTimeline(ChromeTraceWriter& out, const TraceDictionary& dict)
     : s_(std::make_unique<State>(out, dict)) {}
@@ -662,7 +733,11 @@ void TraceTimeline::begin(uint64_t ticks_per_second, uint64_t origin_ticks) {
   s_->process(kPidGoroutines, "Goroutines", kSortGoroutines);
 }
 
-void TraceTimeline::event(const TimedEvent& e) { s_->event(e); }
-void TraceTimeline::close() { s_->close(); }
+void TraceTimeline::event(const TimedEvent& e) {
+  s_->event(e);
+}
+void TraceTimeline::close() {
+  s_->close();
+}
 
 }  // namespace profilers::detail

@@ -10,8 +10,7 @@
 #define BOOST_TEST_MODULE trace_json_test
 #include <boost/test/unit_test.hpp>
 
-#include <boost/json/src.hpp>
-
+#include <boost/json/src.hpp>  // Boost.JSON, header-only: no library to link
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +36,7 @@ namespace {
 // ---- converting ----
 
 struct Converted {
-  bool fed = true;      // every feed returned true
+  bool fed = true;  // every feed returned true
   bool finished = false;
   std::string error;
   std::string json;
@@ -87,7 +86,7 @@ std::string generated_trace() {
 // ---- reading the JSON back ----
 
 int64_t to_ns(const json::value& v) {  // a JSON number of microseconds
-  double us = v.is_int64() ? static_cast<double>(v.as_int64())
+  double us = v.is_int64()    ? static_cast<double>(v.as_int64())
               : v.is_uint64() ? static_cast<double>(v.as_uint64())
                               : v.as_double();
   return std::llround(us * 1000);
@@ -102,8 +101,8 @@ struct Event {
 
 struct Doc {
   std::vector<Event> events;
-  std::map<uint64_t, std::string> processes;                         // pid -> name
-  std::map<std::pair<uint64_t, uint64_t>, std::string> threads;       // (pid, tid) -> last name
+  std::map<uint64_t, std::string> processes;                     // pid -> name
+  std::map<std::pair<uint64_t, uint64_t>, std::string> threads;  // (pid, tid) -> last name
   json::object other;
 
   uint64_t pid_of(const std::string& process) const {
@@ -180,19 +179,18 @@ void check_well_formed(const Doc& doc) {
   }
   // Slices on one track nest or are disjoint.
   for (auto& [track, list] : slices) {
-    std::sort(list.begin(), list.end(), [](auto& a, auto& b) {
-      return a.first != b.first ? a.first < b.first : a.second > b.second;
-    });
+    std::sort(list.begin(), list.end(),
+              [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
     std::vector<std::pair<int64_t, int64_t>> stack;
     for (auto [from, to] : list) {
-      while (!stack.empty() && stack.back().second <= from && !(stack.back().second == from && from == to &&
-                                                                  stack.back().first == from)) {
+      while (!stack.empty() && stack.back().second <= from &&
+             !(stack.back().second == from && from == to && stack.back().first == from)) {
         stack.pop_back();
       }
       auto [open_from, open_to] = stack.empty() ? std::pair<int64_t, int64_t>{0, 0} : stack.back();
-      BOOST_TEST((stack.empty() || to <= open_to), "slice [" << from << "," << to << "] overlaps [" << open_from
-                                                               << "," << open_to << "] on pid " << track.first
-                                                               << " tid " << track.second);
+      BOOST_TEST((stack.empty() || to <= open_to), "slice [" << from << "," << to << "] overlaps ["
+                                                             << open_from << "," << open_to << "] on pid "
+                                                             << track.first << " tid " << track.second);
       stack.push_back({from, to});
     }
   }
@@ -282,9 +280,7 @@ struct TraceBuilder {
     return *this;
   }
   // stack defines stack id with one frame in function fn (a string id).
-  TraceBuilder& stack(uint64_t id, uint64_t fn) {
-    return ev(gt::kEvStack, {id, 1, 0x1000 + id, fn, fn, 1});
-  }
+  TraceBuilder& stack(uint64_t id, uint64_t fn) { return ev(gt::kEvStack, {id, 1, 0x1000 + id, fn, fn, 1}); }
 };
 
 constexpr uint64_t kNoP = gt::kNoP;
@@ -378,8 +374,8 @@ BOOST_AUTO_TEST_CASE(generated_trace_shows_every_track) {
   uint64_t gor = doc.pid_of("Goroutines");
   bool waited = false;
   for (const Event& e : doc.events) {
-    waited |= e.pid == gor && e.tid == 5 && e.name == "waiting (chan receive)" && e.ts == 44'000 &&
-              e.dur == 6'000;
+    waited |=
+        e.pid == gor && e.tid == 5 && e.name == "waiting (chan receive)" && e.ts == 44'000 && e.dur == 6'000;
   }
   BOOST_TEST(waited);
 }
@@ -446,17 +442,17 @@ BOOST_AUTO_TEST_CASE(no_p_stream_and_local_events) {
   t.ev(gt::kEvGoCreate, {0, 2, 1, 0});  // G2 main.worker, blocked
   t.ev(gt::kEvGoWaiting, {0, 2});
   t.ev(gt::kEvProcStart, {10, 7});
-  t.ev(gt::kEvGoStart, {10, 1, 1});       // 1 020
+  t.ev(gt::kEvGoStart, {10, 1, 1});          // 1 020
   t.ev(gt::kEvGoUnblockLocal, {100, 2, 0});  // 1 120: G1 wakes G2 on this P
-  t.ev(gt::kEvGoBlockRecv, {100, 0});     // 1 220
-  t.ev(gt::kEvGoStartLocal, {100, 2});    // 1 320
-  t.ev(gt::kEvGoBlock, {100, 0});         // 1 420
+  t.ev(gt::kEvGoBlockRecv, {100, 0});        // 1 220
+  t.ev(gt::kEvGoStartLocal, {100, 2});       // 1 320
+  t.ev(gt::kEvGoBlock, {100, 0});            // 1 420
   t.ev(gt::kEvBatch, {kNoP, 1'500});
-  t.ev(gt::kEvGoUnblock, {0, 1, 2, 0});   // 1 500: a thread without a P wakes G1
+  t.ev(gt::kEvGoUnblock, {0, 1, 2, 0});  // 1 500: a thread without a P wakes G1
   t.ev(gt::kEvBatch, {0, 1'420});
-  t.ev(gt::kEvGoStart, {180, 1, 3});      // 1 600
-  t.ev(gt::kEvGoEnd, {100});              // 1 700
-  t.ev(gt::kEvProcStop, {10});            // 1 710
+  t.ev(gt::kEvGoStart, {180, 1, 3});  // 1 600
+  t.ev(gt::kEvGoEnd, {100});          // 1 700
+  t.ev(gt::kEvProcStop, {10});        // 1 710
   t.ev(gt::kEvFrequency, {1'000'000'000});
   Converted c = convert(t.b, 0);
   BOOST_TEST(c.finished, c.error);
@@ -519,8 +515,10 @@ BOOST_AUTO_TEST_CASE(streams_past_the_lookahead) {
     return true;
   });
   constexpr size_t kChunk = size_t{64} << 10;
-  for (size_t i = 0; i < t.b.size(); i += kChunk) BOOST_REQUIRE(conv.feed(std::string_view(t.b).substr(i, kChunk)));
-  for (size_t at = out.find("\"HeapAlloc\""); at != std::string::npos; at = out.find("\"HeapAlloc\"", at + 1)) {
+  for (size_t i = 0; i < t.b.size(); i += kChunk)
+    BOOST_REQUIRE(conv.feed(std::string_view(t.b).substr(i, kChunk)));
+  for (size_t at = out.find("\"HeapAlloc\""); at != std::string::npos;
+       at = out.find("\"HeapAlloc\"", at + 1)) {
     before_finish++;
   }
   BOOST_TEST(conv.finish(), conv.error());
