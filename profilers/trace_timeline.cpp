@@ -466,14 +466,18 @@ struct TraceTimeline::State {
     }
   }
 
-  void go_unblock(PState& P, uint64_t at, uint64_t g, const char* what) {
+  // go_unblock makes g runnable at `at` (a GoSysExit's real_ts, if any, is
+  // when its syscall returned: the wait ends there, the marker stays where
+  // the event was written, as Go's reader does).
+  void go_unblock(PState& P, uint64_t at, uint64_t g, const char* what, uint64_t real_ts = 0) {
     marker(P, what, g, at);
     if (dead.count(g)) return;
     GState& G = gs[g];
-    if (G.status == GStatus::kWaiting) waiting_slice(G, g, at);
+    uint64_t woke = real_ts != 0 && real_ts <= at && real_ts >= G.since ? real_ts : at;
+    if (G.status == GStatus::kWaiting) waiting_slice(G, g, woke);
     if (G.status != GStatus::kWaiting && G.status != GStatus::kUnknown) return;  // out of order
     G.status = GStatus::kRunnable;
-    G.since = at;
+    G.since = woke;
     G.has_wake = true;
     G.wake_is_create = false;
     G.wake_ticks = at;
@@ -573,8 +577,10 @@ void TraceTimeline::State::event(const TimedEvent& e) {
       go_unblock(P, at, e.a[0], "unblock");
       break;
     case gt::kEvGoSysExit:
+      go_unblock(P, at, e.a[0], "syscall exit", e.a[2]);
+      break;
     case gt::kEvGoSysExitLocal:
-      go_unblock(P, at, e.a[0], "syscall exit");
+      go_unblock(P, at, e.a[0], "syscall exit", e.a[1]);
       break;
     case gt::kEvGoWaiting:
     case gt::kEvGoInSyscall:

@@ -10,7 +10,9 @@
 #define BOOST_TEST_MODULE trace_json_test
 #include <boost/test/unit_test.hpp>
 
+// clang-format off
 #include <boost/json/src.hpp>  // Boost.JSON, header-only: no library to link
+// clang-format on
 #include <unistd.h>
 
 #include <algorithm>
@@ -469,6 +471,45 @@ BOOST_AUTO_TEST_CASE(no_p_stream_and_local_events) {
   bool from_no_p = false;
   for (const Event& e : doc.events) from_no_p |= e.ph == "s" && e.pid == doc.pid_of("No P");
   BOOST_TEST(from_no_p);
+}
+
+// A syscall that blocked: the wait ends at GoSysExit's real timestamp (when
+// the call returned), the marker and the arrow start where the exit was
+// written (when the goroutine got a P back), as Go's reader has it.
+BOOST_AUTO_TEST_CASE(syscall_exit_at_its_real_timestamp) {
+  TraceBuilder t;
+  t.string(1, "main.reader").stack(1, 1);
+  t.ev(gt::kEvBatch, {0, 1'000});
+  t.ev(gt::kEvGoCreate, {0, 1, 1, 0});
+  t.ev(gt::kEvProcStart, {0, 3});
+  t.ev(gt::kEvGoStart, {10, 1, 1});             // 1 010
+  t.ev(gt::kEvGoSysCall, {10, 0});              // 1 020
+  t.ev(gt::kEvGoSysBlock, {80});                // 1 100
+  t.ev(gt::kEvProcStop, {0});                   // 1 100
+  t.ev(gt::kEvProcStart, {100, 4});             // 1 200
+  t.ev(gt::kEvGoSysExit, {0, 1, 2, 1'150});     // 1 200, returned at 1 150
+  t.ev(gt::kEvGoStart, {10, 1, 3});             // 1 210
+  t.ev(gt::kEvGoSysCall, {10, 0});              // 1 220
+  t.ev(gt::kEvGoSysBlock, {10});                // 1 230
+  t.ev(gt::kEvGoSysExitLocal, {20, 1, 1'240});  // 1 250, returned at 1 240
+  t.ev(gt::kEvGoStartLocal, {10, 1});           // 1 260
+  t.ev(gt::kEvGoEnd, {10});                     // 1 270
+  t.ev(gt::kEvProcStop, {0});
+  t.ev(gt::kEvFrequency, {1'000'000'000});
+  Converted c = convert(t.b, 0);
+  BOOST_TEST(c.finished, c.error);
+  Doc doc = parse_doc(c.json);
+  check_well_formed(doc);
+  BOOST_TEST(slice(doc, "Goroutines", "waiting (syscall)", 100).dur == 50);
+  BOOST_TEST(slice(doc, "Goroutines", "runnable", 150).dur == 60);
+  BOOST_TEST(slice(doc, "Goroutines", "waiting (syscall)", 230).dur == 10);
+  BOOST_TEST(slice(doc, "Goroutines", "runnable", 240).dur == 20);
+  slice(doc, "Proc 0", "syscall exit G1", 200);
+  slice(doc, "Proc 0", "syscall exit G1", 250);
+  BOOST_TEST(count_flows(doc) == 2u);
+  BOOST_TEST(doc.find("i", "syscall").size() == 2u);
+  BOOST_TEST(slice(doc, "Proc 0", "M3", 0).dur == 100);
+  BOOST_TEST(slice(doc, "Proc 0", "M4", 200).dur == 70);
 }
 
 // Names come from the trace: quotes, control characters and invalid UTF-8
