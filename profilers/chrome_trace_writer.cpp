@@ -5,7 +5,8 @@
 // a time in nanoseconds becomes "<ns / 1000>.<ns % 1000>" with the
 // fraction's trailing zeros dropped, which JSON readers take as a
 // microsecond double exactly to the nanosecond for any trace shorter than
-// about 100 days (2^53 ns).
+// about 100 days (2^53 ns); Perfetto rounds ts × 1000 back to integer
+// nanoseconds (llround), so slices that touch still touch.
 //
 // UTF-8 repair. Go's and gort's strings (function names, task names, log
 // messages) are meant to be UTF-8 but nothing guarantees it, and strict
