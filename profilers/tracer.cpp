@@ -625,6 +625,11 @@ void Tracer::snapshot(int64_t t0, uint64_t heap_live, uint64_t heap_goal) {
     b.event(kEvHeapAlloc, t, {heap_live});
     b.event(kEvHeapGoal, t, {heap_goal});
   });
+  // The snapshot goes out first: a reader that converts the trace as it
+  // streams (format=json) finds the trace's earliest time at the front.
+  PState& mine_p = ps_[static_cast<size_t>(p)];
+  enqueue(mine_p.buf);
+  mine_p.buf = nullptr;
 }
 
 // close ends what is open (§9 stop step 1). World stopped, observer still

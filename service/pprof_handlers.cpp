@@ -34,6 +34,7 @@
 #include "profilers/profile.h"
 #include "profilers/symbolize.h"
 #include "profilers/threadcreate_profile.h"
+#include "profilers/trace_json.h"
 #include "profilers/tracer.h"
 #include "runtime/gort.h"
 #include "service/handlers.h"
@@ -231,7 +232,6 @@ void serve_trace(const Request& req, Response& res) {
   if (!format.empty() && format != "binary" && format != "json")
     return serve_error(res, 400, "bad parameter format=" + std::string(format) + ": want binary or json");
   const bool json = format == "json";
-  if (json) return serve_error(res, 501, "format=json: the converter is being merged");
   std::string why;
   std::shared_ptr<profilers::ExecutionTracer> tracer = profilers::ExecutionTracer::start(&why);
   if (!tracer) return serve_error(res, 409, "Could not enable tracing: " + why);
@@ -241,7 +241,10 @@ void serve_trace(const Request& req, Response& res) {
   auto peer_closed = req.peer_closed;
   const int64_t ns = static_cast<int64_t>(seconds * 1e9);
   res.stream = [tracer, peer_closed, ns, json](const Response::StreamWriter& write) {
-    auto send = [&](const std::string& bytes) { return write(bytes); };
+    // The binary trace goes out as it is; JSON is converted on the way.
+    std::unique_ptr<profilers::TraceJsonConverter> converter;
+    if (json) converter = std::make_unique<profilers::TraceJsonConverter>(write);
+    auto send = [&](const std::string& bytes) { return converter ? converter->feed(bytes) : write(bytes); };
     std::string chunk;
     bool alive = true;
     const int64_t deadline = gort::nanotime() + ns;
@@ -260,6 +263,7 @@ void serve_trace(const Request& req, Response& res) {
       if (!tracer->read(&chunk)) break;
       if (!chunk.empty() && !send(chunk)) alive = false;
     }
+    if (alive && converter) converter->finish();
   };
 }
 

@@ -308,3 +308,47 @@ BOOST_AUTO_TEST_CASE(ten_seconds_at_1000_connections_stay_valid_and_bounded) {
   BOOST_TEST(ok, verdict);
   std::remove(path.c_str());
 }
+
+// format=json: Chrome trace-event JSON (what Perfetto's UI and
+// chrome://tracing open), checked by Python's json module and a walk of
+// its tracks.
+BOOST_AUTO_TEST_CASE(format_json_is_chrome_trace_events_with_the_expected_tracks) {
+  Gortd g({"--stats-interval", "0"});
+  Load load(g.port(), {"/fanout?g=8&n=400000", "/alloc?kb=256", "/sleep?ms=3"}, 2);
+  BOOST_REQUIRE(eventually([&] { return load.ok() > 10; }, kPatience));
+  Reply r = get_trace(g.port(), "?seconds=1&format=json");
+  load.stop();
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  BOOST_TEST(r.chunked_complete);
+  BOOST_TEST(r.header("content-type") == "application/json");
+  BOOST_TEST(r.header("content-disposition") == "attachment; filename=\"trace.json\"");
+  std::string path = save(r.body, "json");
+  const char* script = R"PY(
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+procs = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
+for want in ("Proc 0", "Proc 1", "GC", "Goroutines", "User annotations"):
+    assert want in procs, ("missing process", want, sorted(procs))
+counters = {e["name"] for e in ev if e["ph"] == "C"}
+for want in ("HeapAlloc", "HeapGoal", "Goroutines"):
+    assert want in counters, ("missing counter", want, sorted(counters))
+slices = [e for e in ev if e["ph"] == "X"]
+assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in slices)
+assert any(e["name"].startswith("G") and "fanout" in e["name"] for e in slices), "no /fanout goroutine slice"
+assert any(e["name"].startswith("GC") or "STW" in e["name"] for e in slices), "no GC slice"
+starts = {e["id"] for e in ev if e["ph"] == "s"}
+ends = {e["id"] for e in ev if e["ph"] == "f"}
+assert starts and starts == ends, "unmatched flow arrows"
+tasks = {e["name"] for e in ev if e["ph"] == "b"}
+assert "/fanout" in tasks and "/alloc" in tasks, sorted(tasks)[:10]
+print("ok", len(ev), "events", len(starts), "flows")
+)PY";
+  std::ofstream(path + ".py") << script;
+  std::string out;
+  int rc = run("python3 " + path + ".py " + path, &out);
+  BOOST_TEST(rc == 0, out);
+  BOOST_TEST_MESSAGE(out);
+  std::remove((path + ".py").c_str());
+  if (rc == 0) std::remove(path.c_str());
+}
