@@ -31,14 +31,17 @@ __attribute__((noinline)) BlockingSection::BlockingSection() {
   entered_ = true;
   P* p = m->p;
   record_syscall_entry(g);
-  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // The tick this section runs under; whoever takes p advances it
+  // (syscall_p_taken), and the exit below waits for that. Recorded before
+  // p is published as Syscall, after which it may be taken at once.
+  m->syscalltick = p->syscalltick.load(std::memory_order_relaxed) + 1;
+  p->syscalltick.store(m->syscalltick, std::memory_order_relaxed);
   GORT_EVENT(on_go_syscall_enter, g);
   g->status.store(GStatus::Syscall, std::memory_order_release);
   m->oldp = p;
   m->p = nullptr;
   p->m.store(nullptr, std::memory_order_relaxed);
   p->status.store(PStatus::Syscall, std::memory_order_release);
-  m->syscalltick = p->syscalltick.load(std::memory_order_relaxed);
   if (sched.gcwaiting.load()) {
     // A stop-the-world is waiting for this P: it is stopped now.
     PStatus s = PStatus::Syscall;
@@ -67,6 +70,14 @@ BlockingSection::~BlockingSection() {
   if (oldp != nullptr && oldp->status.compare_exchange_strong(s, PStatus::Running)) {
     m->p = oldp;
     oldp->m.store(m, std::memory_order_release);
+    if (oldp->syscalltick.load(std::memory_order_relaxed) != m->syscalltick) {
+      // Not our section's P any more: sysmon retook it from us, another M
+      // got it, and its goroutine is now in a section of its own — which we
+      // just took it from (Go's exitsyscallfast_reacquired). Report that
+      // section's loss, as its taker, and our start on the P.
+      syscall_p_taken(oldp);
+      GORT_EVENT(on_proc_start, oldp->id, m->id);
+    }
     g->status.store(GStatus::Running, std::memory_order_relaxed);
     GORT_EVENT(on_go_syscall_exit, g, false);
     return;
