@@ -16,58 +16,13 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "profilers/trace_events.h"
+
 namespace profilers::trace {
 
-// Event types of the 1.19 format (runtime/trace.go).
-enum Ev : uint8_t {
-  kEvBatch = 1,
-  kEvFrequency = 2,
-  kEvStack = 3,
-  kEvGomaxprocs = 4,
-  kEvProcStart = 5,
-  kEvProcStop = 6,
-  kEvGCStart = 7,
-  kEvGCDone = 8,
-  kEvGCSTWStart = 9,
-  kEvGCSTWDone = 10,
-  kEvGCSweepStart = 11,
-  kEvGCSweepDone = 12,
-  kEvGoCreate = 13,
-  kEvGoStart = 14,
-  kEvGoEnd = 15,
-  kEvGoStop = 16,
-  kEvGoSched = 17,
-  kEvGoPreempt = 18,
-  kEvGoSleep = 19,
-  kEvGoBlock = 20,
-  kEvGoUnblock = 21,
-  kEvGoBlockSend = 22,
-  kEvGoBlockRecv = 23,
-  kEvGoBlockSelect = 24,
-  kEvGoBlockSync = 25,
-  kEvGoBlockCond = 26,
-  kEvGoBlockNet = 27,
-  kEvGoSysCall = 28,
-  kEvGoSysExit = 29,
-  kEvGoSysBlock = 30,
-  kEvGoWaiting = 31,
-  kEvGoInSyscall = 32,
-  kEvHeapAlloc = 33,
-  kEvHeapGoal = 34,
-  kEvString = 37,
-  kEvGoStartLabel = 41,
-  kEvGoBlockGC = 42,
-  kEvGCMarkAssistStart = 43,
-  kEvGCMarkAssistDone = 44,
-  kEvUserTaskCreate = 45,
-  kEvUserTaskEnd = 46,
-  kEvUserRegion = 47,
-  kEvUserLog = 48,
-  kEvCPUSample = 49,
-};
+// The event numbers, kNoP and kHeader (trace_events.h).
+using namespace gotrace;  // NOLINT(google-build-using-namespace)
 
-inline constexpr char kHeader[16] = {'g', 'o', ' ', '1', '.', '1', '9', ' ', 't', 'r', 'a', 'c', 'e', 0, 0, 0};
-inline constexpr uint64_t kNoP = ~uint64_t{0};  // P −1 on the wire
 inline constexpr int kMaxVarintBytes = 10;
 
 // put_varint writes v as unsigned LEB128 at out; returns the bytes written.

@@ -751,8 +751,8 @@ bool ExecutionTracer::read(std::string* out) {
   Tracer* t = g_session;
   if (drained_ || t == nullptr) return false;
   if (!header_sent_) {
-    out->append(trace::kHeader, sizeof(trace::kHeader));
-    t->bytes_.fetch_add(sizeof(trace::kHeader), std::memory_order_relaxed);
+    out->append(trace::kHeader);
+    t->bytes_.fetch_add(trace::kHeader.size(), std::memory_order_relaxed);
     header_sent_ = true;
   }
   t->take(out);
