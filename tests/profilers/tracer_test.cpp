@@ -8,7 +8,6 @@
 #define BOOST_TEST_MODULE tracer_test
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,38 +25,25 @@
 #include "runtime/select.h"
 #include "runtime/sync.h"
 #include "tests/runtime/test_util.h"
+#include "tests/trace_check.h"
 
 using profilers::ExecutionTracer;
 
 namespace {
 
-// run captures a command's stdout (and stderr) and exit status.
-int run(const std::string& cmd, std::string* out) {
-  out->clear();
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (f == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 std::string temp_path(const char* tag) {
   return std::string("/tmp/gort_tracer_test_") + tag + "_" + std::to_string(getpid()) + ".trace";
 }
 
-// check_trace writes bytes to a file and runs check_go_trace.sh on it;
-// returns the checker's last line.
+// check_trace writes bytes to a file and judges it with Go's tools;
+// returns the verdict line.
 std::string check_trace(const std::string& bytes, const char* tag, bool* ok) {
   std::string path = temp_path(tag);
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::string out;
-  int rc = run(std::string(GORT_SHARED_TOOLS) + "/check_go_trace.sh " + path, &out);
-  *ok = rc == 0;
-  BOOST_TEST_MESSAGE(tag << ": " << out.substr(out.rfind('\n', out.size() - 2) + 1));
-  if (rc == 0) std::remove(path.c_str());
-  return out;
+  std::string verdict = trace_check::check_go_trace(path, ok);
+  BOOST_TEST_MESSAGE(tag << ": " << verdict);
+  if (*ok) std::remove(path.c_str());
+  return verdict;
 }
 
 // take_trace starts a trace, reads it while body runs, stops it, reads the rest.

@@ -26,21 +26,14 @@
 #include <vector>
 
 #include "tests/service/gortd_harness.h"
+#include "tests/trace_check.h"
 
 using namespace gortd_test;
 
 namespace {
 
-int run(const std::string& cmd, std::string* out) {
-  out->clear();
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (f == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using trace_check::go_tool;
+using trace_check::run;
 
 std::string save(const std::string& bytes, const std::string& tag) {
   std::string path = "/tmp/gortd_trace_test_" + tag + "_" + std::to_string(getpid()) + ".trace";
@@ -48,20 +41,8 @@ std::string save(const std::string& bytes, const std::string& tag) {
   return path;
 }
 
-// check runs check_go_trace.sh on path; returns its last line, *ok = pass.
-std::string check(const std::string& path, bool* ok) {
-  std::string out;
-  *ok = run(std::string(GORT_SHARED_TOOLS) + "/check_go_trace.sh " + path, &out) == 0;
-  size_t from = out.rfind('\n', out.size() >= 2 ? out.size() - 2 : 0);
-  return from == std::string::npos ? out : out.substr(from + 1);
-}
-
-std::string go_tool(const std::string& name) {
-  std::string dir;
-  run(std::string(GO_PATH) + " env GOTOOLDIR", &dir);
-  while (!dir.empty() && (dir.back() == '\n' || dir.back() == ' ')) dir.pop_back();
-  return dir + "/" + name;
-}
+// check judges the trace at path with Go's tools; returns the verdict line.
+std::string check(const std::string& path, bool* ok) { return trace_check::check_go_trace(path, ok); }
 
 // TraceViewer runs cmd/trace's HTTP server on a trace file, as a user does.
 class TraceViewer final {
