@@ -189,7 +189,9 @@ class Tracer final : public gort::SchedObserver {
   void on_go_create(int64_t ts, G* g, G* parent) override {
     gort::TraceSlot& slot = gort::trace_slot(g);
     uint64_t w = slot.word.load(std::memory_order_acquire);
-    if (gen_of(w) == gen_) return;  // the start snapshot declared it
+    // Already in this trace: declared by the start snapshot — unless the
+    // record held a goroutine that ended in this trace and is now reused.
+    if (gen_of(w) == gen_ && state_of(w) != kGDead) return;
     if (!slot.word.compare_exchange_strong(w, word(gen_, kGRunnable), std::memory_order_acq_rel)) return;
     slot.seq = 0;  // read by its first start, after the run queue publishes it
     uint32_t stk = 0;
