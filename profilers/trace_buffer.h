@@ -96,8 +96,6 @@ class TraceBuffer final {
   int64_t last_ts() const { return last_ts_; }
   std::string_view bytes() const { return {reinterpret_cast<const char*>(data_), len_}; }
 
-  TraceBuffer* next = nullptr;  // queue link (owner of the queue)
-
  private:
   size_t len_ = 0;
   int64_t last_ts_ = 0;

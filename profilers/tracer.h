@@ -7,7 +7,7 @@
 //   std::string why;
 //   auto t = profilers::ExecutionTracer::start(&why);  // null + why if one runs
 //   std::string chunk;
-//   while (!done) { t->read(&chunk); send(chunk); chunk.clear(); gort::sleep_ms(50); }
+//   while (!done) { t->read(&chunk); send(chunk); chunk.clear(); gort::sleep_for(50ms); }
 //   t->stop();
 //   while (t->read(&chunk)) { send(chunk); chunk.clear(); }
 //
