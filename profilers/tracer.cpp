@@ -398,11 +398,16 @@ class Tracer final : public gort::SchedObserver {
   uint64_t generation() const { return gen_; }
 
   void cpu_sample(int64_t ts, int p, int64_t goid, const uintptr_t* pcs, int n) {
+    // A sample taken before the trace began (drained since) is dropped, as
+    // Go's trace never sees samples from before StartTrace: stamped at the
+    // start it could sort ahead of its goroutine's GoCreate in the snapshot,
+    // and Go's parser would then reject the trace ("g already exists").
+    if (ts <= t0_) return;
     uint32_t stk = stacks_.put(pcs, n);
     std::lock_guard<std::mutex> l(cpu_mu_);
     TraceBuffer& b = room(cpu_buf_, 0, ts, 4 * kMaxVarintBytes + 8);
     b.event(kEvCPUSample, b.last_ts(),
-            {static_cast<uint64_t>(std::max(ts, t0_)), p < 0 ? kNoP : static_cast<uint64_t>(p),
+            {static_cast<uint64_t>(ts), p < 0 ? kNoP : static_cast<uint64_t>(p),
              static_cast<uint64_t>(goid), stk});
   }
 

@@ -4,7 +4,8 @@
 // tasks and regions, and exist in every state when the trace starts, must
 // pass shared/tools/check_go_trace.sh (Go 1.19's parser and every view of
 // cmd/trace). Also: one trace at a time, traces started and stopped while
-// collections run back to back, CPU samples inside the trace.
+// collections run back to back, CPU samples inside the trace and none from
+// before it.
 #define BOOST_TEST_MODULE tracer_test
 #include <boost/test/unit_test.hpp>
 
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "gc/heap.h"
 #include "profilers/cpu_profiler.h"
@@ -292,4 +294,35 @@ BOOST_AUTO_TEST_CASE(cpu_samples_appear_in_the_trace_while_a_cpu_profile_runs) {
   std::string out = check_trace(bytes, "cpu", &ok);
   BOOST_TEST(ok, out);
   BOOST_TEST(out.find(" 0 CPU samples") == std::string::npos, out);
+}
+
+// A CPU sample taken before the trace started but drained during it (the
+// profiler's ring is drained every 20 ms) is not part of the trace: stamped
+// at the start it could sort ahead of its goroutine's GoCreate and Go's
+// parser rejected the trace ("g 1 already exists"). One sample names the
+// tracing goroutine (declared at the start; which sorts first depends on
+// Go's map order, so take several traces), one the goroutine the trace runs
+// its body on (created after the start: the sample always sorted first).
+BOOST_AUTO_TEST_CASE(cpu_samples_from_before_the_trace_are_left_out) {
+  constexpr int kTraces = 4;
+  std::vector<std::string> traces;
+  gort::run_main(
+      [&] {
+        for (int i = 0; i < kTraces; i++) {
+          int64_t before = gort::nanotime();
+          int64_t tracing = gort::goid();
+          uintptr_t pc = reinterpret_cast<uintptr_t>(&burn_for_trace) + 1;
+          traces.push_back(take_trace([&] {
+            profilers::detail::trace_cpu_sample(before, 0, tracing, &pc, 1);
+            profilers::detail::trace_cpu_sample(before, 1, gort::goid(), &pc, 1);
+          }));
+        }
+      },
+      gort::Config{.gomaxprocs = 2});
+  for (int i = 0; i < kTraces; i++) {
+    bool ok = false;
+    std::string out = check_trace(traces[static_cast<size_t>(i)], "stale_cpu", &ok);
+    BOOST_TEST(ok, out);
+    BOOST_TEST(out.find(" 0 CPU samples") != std::string::npos, out);
+  }
 }
