@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -60,7 +61,7 @@ Reply parse_reply(const std::string& raw) {
       if (eol == std::string::npos) break;
       size_t n = std::stoul(rest.substr(at, eol - at), nullptr, 16);
       if (n == 0) {
-        r.chunked_complete = true;
+        r.complete = true;
         break;
       }
       r.body.append(rest, eol + 2, n);
@@ -70,7 +71,14 @@ Reply parse_reply(const std::string& raw) {
     return r;
   }
   auto cl = r.headers.find("content-length");
-  r.body = cl == r.headers.end() ? rest : rest.substr(0, std::stoul(cl->second));
+  if (cl == r.headers.end()) {
+    r.body = rest;
+    r.complete = true;
+    return r;
+  }
+  size_t n = std::stoul(cl->second);
+  r.body = rest.substr(0, n);
+  r.complete = rest.size() >= n;
   return r;
 }
 
@@ -173,8 +181,11 @@ std::string read_until_close(int fd, milliseconds timeout) {
     auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
     if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) break;
+    int ready = poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
   }

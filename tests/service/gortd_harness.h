@@ -23,7 +23,7 @@ struct Reply {
   int status = 0;                             // 0: no parsable response
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;                 // de-chunked when Transfer-Encoding is chunked
-  bool chunked_complete = false;    // a chunked body ended with its last chunk
+  bool complete = false;            // the body arrived whole: the last chunk, or Content-Length bytes, or up to the close
   std::string raw;
   std::string header(const std::string& name) const {
     auto it = headers.find(name);

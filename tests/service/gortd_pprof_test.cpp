@@ -438,9 +438,11 @@ BOOST_AUTO_TEST_CASE(pprof_http_ui_serves_a_flame_graph) {
   Reply flame;
   BOOST_TEST(eventually([&] {
     flame = get(ui_port, "/ui/flamegraph");
-    return flame.status == 200;
+    return flame.status == 200 && flame.complete;
   }));
   kill(-pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  BOOST_TEST(flame.body.find("xorshift_rounds") != std::string::npos, "flame graph page (" << flame.body.size() << " bytes): " << flame.raw.substr(0, 300));
+  BOOST_TEST(flame.body.find("xorshift_rounds") != std::string::npos,
+             "flame graph page (" << flame.body.size() << " bytes, " << (flame.complete ? "whole" : "cut short")
+                                  << "): " << flame.raw.substr(0, 300));
 }

@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_trace_under_mixed_load_opens_in_every_view) {
   BOOST_REQUIRE(eventually([&] { return load.ok() > 20; }, kPatience));
   Reply r = get_trace(g.port(), "?seconds=2");
   BOOST_REQUIRE_EQUAL(r.status, 200);
-  BOOST_TEST(r.chunked_complete);
+  BOOST_TEST(r.complete);
   BOOST_TEST(r.header("content-type") == "application/octet-stream");
   BOOST_TEST(r.header("content-disposition") == "attachment; filename=\"trace\"");
   BOOST_TEST(get(g.port(), "/leak?release=1").status == 200);
@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(ten_seconds_at_1000_connections_stay_valid_and_bounded) {
   a.join();
   b.join();
   BOOST_REQUIRE_EQUAL(r.status, 200);
-  BOOST_TEST(r.chunked_complete);
+  BOOST_TEST(r.complete);
   long growth_kb = peak.load() - before;
   BOOST_TEST_MESSAGE("trace " << r.body.size() / 1024 << " KiB; gortd RSS " << before << " KiB -> peak " << peak.load()
                               << " KiB (+" << growth_kb << " KiB)");
@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(format_json_is_chrome_trace_events_with_the_expected_tracks
   Reply r = get_trace(g.port(), "?seconds=1&format=json");
   load.stop();
   BOOST_REQUIRE_EQUAL(r.status, 200);
-  BOOST_TEST(r.chunked_complete);
+  BOOST_TEST(r.complete);
   BOOST_TEST(r.header("content-type") == "application/json");
   BOOST_TEST(r.header("content-disposition") == "attachment; filename=\"trace.json\"");
   std::string path = save(r.body, "json");
