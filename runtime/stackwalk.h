@@ -12,22 +12,19 @@
 #include <cstdint>
 
 #include "runtime/goroutine.h"
+#include "runtime/scan.h"
 
 namespace gort {
 
 struct ThreadInfo;
 
-// GORT_STACK_WALKER marks code that reads a stack's frame chain where it
-// may not be one: a signal can interrupt code compiled without frame
-// pointers (libstdc++, libc), whose rbp then points at any local — under
-// ASan possibly a redzone between two of them. The walk checks bounds and
-// direction, never trusts what it reads, and must not be reported.
-#define GORT_STACK_WALKER __attribute__((no_sanitize("address")))
-
 // walk_frame_pointers follows the rbp chain from fp while each frame lies
 // in [lo, hi) and frames move towards hi, storing up to max return
-// addresses in pcs; returns how many. Async-signal-safe.
-GORT_STACK_WALKER int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max);
+// addresses in pcs; returns how many. Async-signal-safe. A signal can land
+// in code built without frame pointers (libstdc++, libc), whose rbp then
+// points at any local — under ASan possibly a redzone: the walk trusts
+// only its bounds and reads like a conservative scan (scan.h).
+GORT_CONSERVATIVE_SCAN int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max);
 
 // capture_stack stores the caller's own stack — first the return address
 // into the caller (a PC inside the function that called capture_stack),

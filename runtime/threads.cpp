@@ -33,7 +33,7 @@ void own_stack_bounds(uintptr_t* lo, uintptr_t* hi) {
 
 }  // namespace
 
-GORT_STACK_WALKER int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max) {
+GORT_CONSERVATIVE_SCAN int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int max) {
   int n = 0;
   while (n < max && fp >= lo && fp + 16 <= hi && (fp & 7) == 0) {
     const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
@@ -47,7 +47,7 @@ GORT_STACK_WALKER int walk_frame_pointers(uintptr_t fp, uintptr_t lo, uintptr_t 
   return n;
 }
 
-GORT_TLS_READER GORT_STACK_WALKER int capture_stack(uintptr_t* pcs, int max, int skip) {
+GORT_TLS_READER GORT_CONSERVATIVE_SCAN int capture_stack(uintptr_t* pcs, int max, int skip) {
   uintptr_t lo = 0, hi = 0;
   if (G* g = detail::curg()) {
     lo = g->stack.lo;
