@@ -72,7 +72,24 @@ struct Collector {
   Pacer pacer{read_gogc_env(), read_memlimit_env()};
   CpuLimiter limiter;
   std::once_flag limiter_once;
-  gort::Mutex cycle_lock;  // one cycle at a time (Go's work.startSema)
+
+  // One cycle at a time (Go's work.startSema): running from the start of
+  // a cycle to the end of its mark termination; holds keep new ones from
+  // starting (hold_cycles). completed counts finished cycles; waiters on
+  // cv are collect() and hold_cycles.
+  gort::Mutex mu;
+  gort::Cond cv{mu};
+  bool running = false;       // (mu)
+  int holds = 0;              // (mu)
+  uint32_t completed = 0;     // (mu)
+  CycleSummary last;          // (mu) the last finished cycle
+  std::atomic<bool> cycle_active{false};  // = running, read lock-free by the allocation path
+  std::atomic<bool> finishing{false};     // a marker is checking for (or running) mark termination
+  bool marking_over = false;  // mark termination has run (finishing holder, world stopped)
+  // The cycle in progress (its starter, then its finisher, ordered by the
+  // stop-the-world pauses between them).
+  CycleSummary cur;
+  int64_t t0 = 0, t1 = 0, t2 = 0;  // start, mark start, mark termination start
 
   // Statistics, written under stats_lock by the collecting goroutine.
   std::mutex stats_lock;
@@ -187,105 +204,135 @@ uint64_t stack_bytes_in_use() {
   return b;
 }
 
-CycleSummary run_cycle(bool forced) {
+// ---- The cycle ----
+
+// begin_cycle is Go's gcStart after its trigger test: finish the last
+// cycle's sweeping while goroutines run, then the sweep-termination pause —
+// flush the caches, rotate the pools and grey what they hold, turn on the
+// barriers — and restart the world with the mark running.
+void begin_cycle(bool forced) {
   Collector& c = collector();
-  std::call_once(c.limiter_once, [&] { c.limiter.reset(gort::gomaxprocs(), gort::nanotime()); });
-  c.cycle_lock.lock();
-  if (!forced && !trigger_test()) {
-    c.cycle_lock.unlock();
-    return {};
+  // Sweeping left over from the last cycle, done before the pause (so the
+  // pause has none of it to do), as Go's gcStart sweeps first.
+  while (sweep_one() > 0) {
   }
-  CycleSummary sum;
+  CycleSummary& sum = c.cur;
+  sum = CycleSummary{};
   sum.forced = forced;
   sum.procs = gort::gomaxprocs();
   sum.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
   sum.start_unix_ns = unix_now_ns();
-  int64_t t0 = gort::nanotime();
+  c.t0 = gort::nanotime();
   c.pacer.start_cycle();
 
-  // The execution tracer sees Go's phases: the cycle starts, a sweep
-  // termination stop-the-world, marking — here still inside the same
-  // stop — told as the mark termination stop, and the cycle ends before
-  // the world restarts (Go's gcStart, gcMarkDone, gcMarkTermination).
   gort::emit_gc_event(gort::GcEvent::Start, c.num_gc + 1);
   gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwSweepTermination);
   gort::stop_the_world("GC");
   c.limiter.start_gc_transition(false, gort::nanotime());
-  // Sweep termination.
   flush_caches();
-  finish_sweep();
+  finish_sweep();  // nothing, unless a span was being swept as the world stopped
   roots_gc_start();
-  int64_t t1 = gort::nanotime();
+  mark_begin();
+  grey_root_scanners();
+  gort::begin_stack_scans(c.num_gc + 1, stack_scan_fn());
+  // What the assist ratio is measured against (Go's revise inputs).
+  double scan_expected = static_cast<double>(c.pacer.last_heap_scan() + c.pacer.last_stack_scan() + globals_bytes());
+  uint64_t goal = c.pacer.heap_goal();
+  int gogc = c.pacer.gogc();
+  uint64_t hard = gogc < 0 || goal == UINT64_MAX ? goal : static_cast<uint64_t>((1.0 + gogc / 100.0) * static_cast<double>(goal));
+  c.t1 = gort::nanotime();
+  plan_mark_workers(c.t1, std::max(scan_expected, 64.0 * 1024), goal, hard);
+  c.limiter.finish_gc_transition(c.t1);
   gort::emit_gc_event(gort::GcEvent::StwDone);
-  gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwMarkTermination);
+  gort::start_the_world();
+  gort::scan_own_stack_once();
+}
 
-  // Mark, with the world stopped.
-  MarkResult mr = mark_all();
-  int64_t t2 = gort::nanotime();
-
-  // Mark termination.
+// end_cycle is the mark-termination pause and what follows it (Go's
+// gcMarkTermination): the world is stopped and no mark work is left.
+void end_cycle() {
+  Collector& c = collector();
+  CycleSummary& sum = c.cur;
+  int64_t t2 = c.t2;
+  MarkTotals mt = mark_end();
+  gort::end_stack_scans();
+  MarkCpu cpu = stop_mark_workers();
+  flush_caches();  // cached spans become unswept below: give them back first
   sum.heap_end = g_counters.heap_live.load(std::memory_order_relaxed);
-  sum.heap_marked = mr.marked_bytes;
-  sum.stacks = mr.stack_bytes;
-  sum.globals = mr.globals_bytes;
+  sum.heap_marked = mt.marked_bytes;
+  sum.stacks = mt.stack_scan_work;
+  sum.globals = mt.globals_scan_work;
   uint64_t spans = count_spans_on_lists();
   g_sweepgen.fetch_add(2, std::memory_order_relaxed);
   g_sweep_pending.store(static_cast<int64_t>(spans), std::memory_order_relaxed);
-  g_counters.heap_live.store(mr.marked_bytes, std::memory_order_relaxed);
+  g_counters.heap_live.store(mt.marked_bytes, std::memory_order_relaxed);
   CycleResult cr;
   cr.heap_live_bytes = sum.heap_end;
-  cr.heap_marked_bytes = mr.marked_bytes;
-  cr.heap_scan_work_bytes = mr.scan_work;
-  cr.stack_scan_work_bytes = mr.stack_bytes;
-  cr.globals_scan_work_bytes = mr.globals_bytes;
-  cr.globals_scan_bytes = mr.globals_bytes;
-  cr.mark_wall_ns = t2 - t1;
+  cr.heap_marked_bytes = mt.marked_bytes;
+  cr.heap_scan_work_bytes = mt.heap_scan_work;
+  cr.stack_scan_work_bytes = mt.stack_scan_work;
+  cr.globals_scan_work_bytes = mt.globals_scan_work;
+  cr.globals_scan_bytes = globals_bytes();
+  cr.mark_wall_ns = t2 - c.t1;
+  cr.assist_cpu_ns = cpu.assist_ns;
+  cr.idle_mark_cpu_ns = cpu.idle_ns;
   cr.procs = sum.procs;
   cr.sweep_done = false;
   c.pacer.commit(cr);
   sum.heap_goal = c.pacer.last_heap_goal();  // the goal this cycle ran under (Go's lastHeapGoal)
   c.pacer.update_memory(memory_snapshot());
   publish_trigger();
-  set_sweep_pace(page_stats().inuse >> kPageShift, mr.marked_bytes, c.pacer.trigger_bytes());
+  set_sweep_pace(page_stats().inuse >> kPageShift, mt.marked_bytes, c.pacer.trigger_bytes());
   sum.next_goal = c.pacer.heap_goal();
   int64_t t3 = gort::nanotime();
   sum.end_unix_ns = unix_now_ns();
-  sum.sweep_term_ns = t1 - t0;
-  sum.mark_ns = 0;
-  sum.mark_term_ns = t3 - t1;
-  sum.pause_ns = t3 - t0;
-  sum.wall_ns = t3 - t0;
+  sum.sweep_term_ns = c.t1 - c.t0;
+  sum.mark_ns = t2 - c.t1;
+  sum.mark_term_ns = t3 - t2;
+  sum.pause_ns = sum.sweep_term_ns + sum.mark_term_ns;
+  sum.wall_ns = t3 - c.t0;
+  sum.assist_cpu_ns = cpu.assist_ns;
+  sum.background_cpu_ns = cpu.dedicated_ns + cpu.fractional_ns;
+  sum.idle_cpu_ns = cpu.idle_ns;
   {
     std::lock_guard<std::mutex> guard(c.stats_lock);
     sum.num = ++c.num_gc;
-    if (forced) c.num_forced++;
+    if (sum.forced) c.num_forced++;
     c.pause_total_ns += static_cast<uint64_t>(sum.pause_ns);
     c.pause_ns[(sum.num + 255) % 256] = static_cast<uint64_t>(sum.pause_ns);
     c.pause_end[(sum.num + 255) % 256] = static_cast<uint64_t>(sum.end_unix_ns);
     c.last_gc_unix_ns = static_cast<uint64_t>(sum.end_unix_ns);
   }
-  c.gc_cpu_ns.fetch_add(sum.pause_ns * sum.procs, std::memory_order_relaxed);
-  c.last_cycle_cpu_ns.store(sum.pause_ns * sum.procs, std::memory_order_relaxed);
+  // GC CPU as Go's gcMarkTermination counts it: both pauses × procs, plus
+  // assists and background workers (idle marking used CPU nobody wanted).
+  int64_t cycle_cpu = sum.pause_ns * sum.procs + cpu.assist_ns + sum.background_cpu_ns;
+  c.gc_cpu_ns.fetch_add(cycle_cpu, std::memory_order_relaxed);
+  c.assist_cpu_ns.fetch_add(cpu.assist_ns, std::memory_order_relaxed);
+  c.last_cycle_cpu_ns.store(cycle_cpu, std::memory_order_relaxed);
   c.limit_held.store(false, std::memory_order_relaxed);
   c.limiter.finish_gc_transition(t3);
   gort::emit_gc_event(gort::GcEvent::Done);
   gort::start_the_world();
   gort::emit_gc_event(gort::GcEvent::StwDone);
 
-  gort::emit_gc_event(gort::GcEvent::HeapAlloc, mr.marked_bytes);
+  wake_assists();
+  gort::emit_gc_event(gort::GcEvent::HeapAlloc, mt.marked_bytes);
   gort::emit_gc_event(gort::GcEvent::HeapGoal, sum.next_goal);
   start_background_sweeper();
 
   if (c.gctrace.load(std::memory_order_relaxed)) {
     GcTraceRecord r;
     r.cycle = sum.num;
-    r.start_ns = t0 - c.start_ns;
+    r.start_ns = c.t0 - c.start_ns;
     int64_t elapsed = (t3 - c.start_ns) * sum.procs;
     r.gc_cpu_fraction = elapsed > 0 ? static_cast<double>(c.gc_cpu_ns.load()) / static_cast<double>(elapsed) : 0;
     r.sweep_term_wall_ns = sum.sweep_term_ns;
-    r.mark_wall_ns = 0;
+    r.mark_wall_ns = sum.mark_ns;
     r.mark_term_wall_ns = sum.mark_term_ns;
     r.sweep_term_cpu_ns = sum.sweep_term_ns * sum.procs;
+    r.assist_cpu_ns = sum.assist_cpu_ns;
+    r.background_cpu_ns = sum.background_cpu_ns;
+    r.idle_cpu_ns = sum.idle_cpu_ns;
     r.mark_term_cpu_ns = sum.mark_term_ns * sum.procs;
     r.heap_start_bytes = sum.heap_start;
     r.heap_end_bytes = sum.heap_end;
@@ -294,22 +341,112 @@ CycleSummary run_cycle(bool forced) {
     r.stacks_bytes = c.pacer.last_stack_scan();
     r.globals_bytes = c.pacer.globals_scan();
     r.procs = sum.procs;
-    r.forced = forced;
+    r.forced = sum.forced;
     std::string line = format_gctrace(r);
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   for (auto& fn : c.callbacks) fn(sum);
-  c.cycle_lock.unlock();
-  return sum;
+  c.mu.lock();
+  c.last = sum;
+  c.running = false;
+  c.cycle_active.store(false, std::memory_order_release);
+  c.completed++;
+  c.cv.broadcast();
+  c.mu.unlock();
 }
+
+}  // namespace
+
+void try_finish_mark() {
+  Collector& c = collector();
+  if (c.finishing.exchange(true, std::memory_order_acq_rel)) return;  // another marker is at it
+  for (;;) {
+    if (!c.cycle_active.load(std::memory_order_acquire) || c.marking_over) break;
+    gort::scan_own_stack_once();
+    if (!mark_work_done()) {
+      if (work_available()) break;  // a marker will drain it and come back here
+      // Only stacks of running goroutines are left; they were asked to
+      // stop at their next safepoint, where they are scanned.
+      gort::yield();
+      continue;
+    }
+    gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwMarkTermination);
+    gort::stop_the_world("GC");
+    if (rescan_at_termination()) {
+      // Work appeared after all (Go's gcMarkDone restarts the mark too).
+      gort::start_the_world();
+      gort::emit_gc_event(gort::GcEvent::StwDone);
+      break;
+    }
+    c.marking_over = true;
+    c.t2 = gort::nanotime();
+    c.limiter.start_gc_transition(false, c.t2);
+    c.finishing.store(false, std::memory_order_release);
+    end_cycle();
+    return;
+  }
+  c.finishing.store(false, std::memory_order_release);
+}
+
+namespace {
+
+// start_cycle starts a cycle if none runs or is held; forced cycles wait
+// for the one in progress and for holds. Returns the number the new cycle
+// will have, or 0 when none started.
+uint32_t start_cycle(bool forced) {
+  Collector& c = collector();
+  std::call_once(c.limiter_once, [&] { c.limiter.reset(gort::gomaxprocs(), gort::nanotime()); });
+  c.mu.lock();
+  if (forced) {
+    while (c.running || c.holds > 0) c.cv.wait();
+  } else if (c.running || c.holds > 0 || !trigger_test()) {
+    c.mu.unlock();
+    return 0;
+  }
+  c.running = true;
+  c.marking_over = false;
+  c.cycle_active.store(true, std::memory_order_release);
+  uint32_t num = c.completed + 1;
+  c.mu.unlock();
+  begin_cycle(forced);
+  return num;
+}
+
+}  // namespace
+
+namespace {
+
+// runtime_exited is the runtime's exit hook: the goroutines are gone, the
+// workers and any goroutine waiting on a cycle with them. A mark in
+// progress is abandoned — its partial mark bits cleared, so the next cycle
+// starts white — and the next run starts new workers.
+void runtime_exited() {
+  Collector& c = collector();
+  if (c.cycle_active.load(std::memory_order_acquire)) {
+    mark_end();
+    stop_mark_workers();
+    drop_mark_work();
+    clear_all_mark_bits();
+    c.running = false;
+    c.cycle_active.store(false, std::memory_order_release);
+    c.finishing.store(false, std::memory_order_relaxed);
+    c.completed++;
+  }
+  forget_mark_workers();
+}
+
+struct ExitHookInit {
+  ExitHookInit() { gort::set_exit_hook(&runtime_exited); }
+} exit_hook_init;
 
 }  // namespace
 
 void maybe_start_cycle() {
   if (__builtin_expect(g_counters.heap_live.load(std::memory_order_relaxed) < g_trigger.load(std::memory_order_relaxed), 1))
     return;
+  if (collector().cycle_active.load(std::memory_order_relaxed)) return;
   if (!trigger_test()) return;
-  run_cycle(false);
+  start_cycle(false);
 }
 
 uint64_t scavenger_heap_goal() {
@@ -335,10 +472,31 @@ namespace gc {
 
 using detail::collector;
 
-CycleSummary collect() { return detail::run_cycle(true); }
+CycleSummary collect() {
+  detail::Collector& c = collector();
+  uint32_t num = detail::start_cycle(true);
+  c.mu.lock();
+  while (c.completed < num) c.cv.wait();
+  CycleSummary sum = c.last;
+  c.mu.unlock();
+  return sum;
+}
 
-void hold_cycles() { detail::collector().cycle_lock.lock(); }
-void release_cycles() { detail::collector().cycle_lock.unlock(); }
+void hold_cycles() {
+  detail::Collector& c = collector();
+  c.mu.lock();
+  while (c.running) c.cv.wait();
+  c.holds++;
+  c.mu.unlock();
+}
+
+void release_cycles() {
+  detail::Collector& c = collector();
+  c.mu.lock();
+  c.holds--;
+  c.cv.broadcast();
+  c.mu.unlock();
+}
 
 int set_gogc(int percent) {
   int prev = collector().pacer.set_gogc(percent);

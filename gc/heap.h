@@ -219,6 +219,7 @@ class Root final {
  private:
   void set(T* p) {
     if (!slot_) slot_ = detail::root_acquire();
+    detail::shade(slot_->ptr.load(std::memory_order_relaxed));  // the hybrid barrier: old and new
     detail::shade(p);
     slot_->ptr.store(p, std::memory_order_relaxed);
   }

@@ -56,6 +56,7 @@
 #include "gc/spin_lock.h"
 #include "gc/stats.h"
 #include "runtime/base.h"
+#include "runtime/scan.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -89,6 +90,10 @@ struct Special {
   uint32_t bytes;
   void* handle;
 };
+
+// g_alloc_black is set while a mark runs: new objects are allocated black
+// (their mark bit set before the slot is published; mark.cpp).
+extern std::atomic<bool> g_alloc_black;
 
 struct Span {
   uintptr_t base = 0;          // first byte
@@ -136,16 +141,26 @@ struct Span {
     uint32_t next = result + 1;
     if (next % 64 == 0 && next != nelems) return kNoSlot;  // refill the cache first
     alloc_cache = bit == 63 ? 0 : alloc_cache >> (bit + 1);
-    freeindex = next;
+    if (__builtin_expect(g_alloc_black.load(std::memory_order_relaxed), 0)) try_mark(result);
+    publish_freeindex(next);
     alloc_count++;
     return result;
   }
+  // publish_freeindex: markers read freeindex concurrently
+  // (is_free_concurrent); a slot's mark bit, set while marking, is visible
+  // to whoever sees the slot allocated.
+  void publish_freeindex(uint32_t v) { __atomic_store_n(&freeindex, v, __ATOMIC_RELEASE); }
   // next_free_index is the slow half: finds the next free slot at or after
   // freeindex, refilling alloc_cache; returns nelems when the span is full.
   uint32_t next_free_index();
   void refill_alloc_cache(uint32_t whole_word_index);
   bool is_free(uint32_t slot) const {
     return slot >= freeindex && !(alloc_bits[slot / 64] >> (slot % 64) & 1);
+  }
+  // is_free_concurrent is is_free for a marker while the owner allocates
+  // (alloc_bits do not change during a mark: nothing is swept then).
+  bool is_free_concurrent(uint32_t slot) const {
+    return slot >= __atomic_load_n(&freeindex, __ATOMIC_ACQUIRE) && !(alloc_bits[slot / 64] >> (slot % 64) & 1);
   }
   uint32_t slot_of(uintptr_t addr) const {
     return large ? 0 : static_cast<uint32_t>((uint64_t{addr - base} * div_magic) >> 32);
@@ -162,6 +177,14 @@ struct Span {
     return !(__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit);
   }
   uint16_t type_of(uint32_t slot) const { return types ? types[slot] : uniform_type; }
+  // type_of_concurrent is type_of for a marker while the owner may make
+  // the span mixed (set_type_slow publishes types before kMixedTypes).
+  uint16_t type_of_concurrent(uint32_t slot) const {
+    if (const uint16_t* t = __atomic_load_n(&types, __ATOMIC_ACQUIRE)) return t[slot];
+    uint16_t u = __atomic_load_n(&uniform_type, __ATOMIC_ACQUIRE);
+    if (u != kMixedTypes) return u;
+    return __atomic_load_n(&types, __ATOMIC_ACQUIRE)[slot];
+  }
   // set_type records a new object's type (scan spans).
   void set_type(uint32_t slot, uint16_t type) {
     if (__builtin_expect(uniform_type == type, 1)) return;
@@ -230,6 +253,8 @@ PageStats page_stats();
 // bytes released. Heap lock.
 uint64_t scavenge(uint64_t target_retained, uint64_t max_bytes);
 void start_scavenger();
+// clear_all_mark_bits clears every span's mark bits (an abandoned mark).
+void clear_all_mark_bits();
 
 // ---- central.cpp ----
 
@@ -298,6 +323,7 @@ void start_background_sweeper();
 
 struct MCache {
   Span* alloc[kNumSpanClasses];
+  uint64_t black_bytes = 0;         // allocated black during this mark (summed at its end)
   int64_t next_sample = INT64_MAX;  // bytes until the next profiled allocation
   uint64_t rand = 0;                // sampling RNG state
   uint32_t sample_epoch = 0;        // g_sample_epoch when next_sample was drawn
@@ -336,27 +362,85 @@ extern bool g_poison_freed;
 // ---- mark.cpp ----
 
 const TypeInfo& type_info(uint16_t index);
-struct MarkResult {
+// Marker is one marker's state: its local grey stack and what it counted.
+struct Marker {
+  std::vector<uintptr_t> grey;
   uint64_t marked_bytes = 0;
-  uint64_t marked_objects = 0;
-  uint64_t stack_bytes = 0;    // stack bytes scanned
-  uint64_t globals_bytes = 0;  // root bytes scanned
-  uint64_t scan_work = 0;      // heap bytes scanned
+  uint64_t scan_work = 0;  // heap bytes traced
 };
-// mark_all marks everything reachable from the roots (world stopped).
-MarkResult mark_all();
-// roots.cpp: the root registry, scanned by mark_all.
-void scan_roots(Visitor& v, uint64_t* globals_bytes);
+struct MarkTotals {
+  uint64_t marked_bytes = 0;      // found live, including objects allocated black
+  uint64_t heap_scan_work = 0;
+  uint64_t stack_scan_work = 0;
+  uint64_t globals_scan_work = 0;
+};
+// mark_begin (world stopped) turns on the barriers and allocate-black and
+// resets the mark's queues and counts; mark_end (world stopped) turns them
+// off and returns the totals.
+void mark_begin();
+MarkTotals mark_end();
+// stack_scan_fn is what the runtime calls to scan a stack (scan.h).
+gort::StackScanFn stack_scan_fn();
+// grey_root_scanners greys what the root scanners hold (world stopped).
+void grey_root_scanners();
+// drain marks until budget scan work is done, no work is left, or
+// should_stop(arg) (asked every 64 objects) says so; returns the work done.
+int64_t drain(Marker& m, int64_t budget, bool (*should_stop)(void*), void* arg);
+// work_available: some grey object or root job is waiting.
+bool work_available();
+// mark_work_done: no marker is draining, no work waits, every stack is
+// scanned (scanning those it can, asking running goroutines to stop).
+bool mark_work_done();
+// rescan_at_termination (world stopped) scans what has no barrier once
+// more; true if that found work, and the mark must go on.
+bool rescan_at_termination();
+// scan work done so far this cycle (heap + stacks + globals).
+uint64_t heap_scan_work_so_far();
+// roots.cpp: the roots other than stacks. Each returns the bytes it covered.
+uint64_t scan_root_slots(Visitor& v);
+uint64_t scan_root_ranges(Visitor& v);
+void scan_root_scanners(Visitor& v);
 void roots_gc_start();
+uint64_t globals_bytes();
 // scan_range_conservative marks every heap object a word of [lo, hi)
 // points into (lo, hi 8-byte aligned).
 void scan_range_conservative(Visitor& v, uintptr_t lo, uintptr_t hi);
+
+// ---- mark_workers.cpp ----
+
+// charge_assist adds bytes to the calling goroutine's assist debt;
+// pay_assist_debt pays it off with mark work, its credit or background
+// credit, parking in "GC assist wait" when there is nothing to do (Go's
+// gcAssistAlloc). A safepoint.
+void charge_assist(uint64_t bytes);
+void pay_assist_debt();
+// plan_mark_workers (world stopped) plans this cycle's workers — dedicated
+// and fractional from GOMAXPROCS, as Go's startCycle — and the assist
+// ratio's inputs: the scan work expected, the goal and the hard goal.
+void plan_mark_workers(int64_t now, double scan_expected, uint64_t heap_goal, uint64_t hard_goal);
+// stop_mark_workers (world stopped, mark termination) ends them and wakes
+// parked assists; returns the CPU each kind used.
+struct MarkCpu {
+  int64_t assist_ns = 0, dedicated_ns = 0, fractional_ns = 0, idle_ns = 0;
+};
+MarkCpu stop_mark_workers();
+// forget_mark_workers drops the worker and assist goroutines of a runtime
+// that has exited (they were discarded with it).
+void forget_mark_workers();
+// drop_mark_work empties every grey queue (an abandoned mark).
+void drop_mark_work();
+// wake_assists wakes goroutines parked in "GC assist wait" (more credit,
+// or the mark ended).
+void wake_assists();
 
 // ---- collector.cpp ----
 
 // maybe_start_cycle starts a collection if the heap passed its trigger
 // (the allocation slow path calls it). A safepoint.
 void maybe_start_cycle();
+// try_finish_mark: a marker found no work; if none is left anywhere, run
+// mark termination (one caller at a time). A safepoint: stops the world.
+void try_finish_mark();
 extern std::atomic<uint64_t> g_trigger;  // heap_live that starts a cycle (cached from the pacer)
 // scavenger_heap_goal is the heap goal the scavenger keeps retained memory
 // near; non_heap_sys_bytes the memory that is not heap (stacks, metadata).

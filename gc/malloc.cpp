@@ -85,6 +85,7 @@ __attribute__((always_inline)) inline void* hand_out(MCache& c, Span* s, uint32_
   GC_UNPOISON(obj, s->elemsize);
   zero_object(obj, s->elemsize);
   if (type) s->set_type(slot, type);
+  if (__builtin_expect(g_alloc_black.load(std::memory_order_relaxed), 0)) c.black_bytes += s->elemsize;
   if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0, 0)) sample(c, s, slot, obj, bytes);
   return obj;
 }
@@ -119,6 +120,10 @@ void refill(MCache& c, int spc) {
   g_counters.small_mallocs[span_class_size(spc)].fetch_add(fresh, std::memory_order_relaxed);
   uint64_t live = g_counters.heap_live.fetch_add(fresh * s->elemsize, std::memory_order_relaxed) + fresh * s->elemsize;
   c.alloc[spc] = s;
+  // Marking: the goroutine owes assist work for what it may now allocate
+  // (Go charges per allocation; here per refill, as heap_live counts). It
+  // pays at its next slow path, before it picks a P's cache (a safepoint).
+  if (__builtin_expect(g_alloc_black.load(std::memory_order_relaxed), 0)) charge_assist(fresh * s->elemsize);
   // The tracer's HeapAlloc event, at every refill as Go's mcache.refill.
   if (__builtin_expect(gort::observers_attached(), 0)) gort::emit_gc_event(gort::GcEvent::HeapAlloc, live);
 }
@@ -130,17 +135,20 @@ void* allocate_large(size_t bytes, uint16_t type) {
   deduct_sweep_credit(npages << kPageShift);
   Span* s = alloc_span(npages, type == 0 ? 1 : 0, static_cast<uint32_t>(std::min<size_t>(npages << kPageShift, UINT32_MAX)), 1);
   s->uniform_type = type;
-  s->freeindex = 1;
   s->alloc_count = 1;
   s->alloc_cache = 0;
   void* obj = reinterpret_cast<void*>(s->base);
   GC_UNPOISON(obj, bytes);
   if (s->needzero) std::memset(obj, 0, npages << kPageShift > bytes ? bytes : npages << kPageShift);
+  bool black = g_alloc_black.load(std::memory_order_relaxed);
+  if (black) s->try_mark(0);  // before the slot is published
+  s->publish_freeindex(1);
   g_counters.heap_live.fetch_add(npages << kPageShift, std::memory_order_relaxed);
   g_counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
   g_counters.large_alloc_bytes.fetch_add(npages << kPageShift, std::memory_order_relaxed);
   int p = gort::current_p_index();
   MCache& c = g_caches[p];
+  if (black) c.black_bytes += s->elemsize;
   if ((c.next_sample -= static_cast<int64_t>(bytes)) < 0) sample(c, s, 0, obj, bytes);
   {
     std::lock_guard<SpinLock> guard(g_large.lock);
@@ -153,6 +161,10 @@ void* allocate_slow(size_t bytes, uint16_t type) {
   if (gort::current_p_index() < 0) off_goroutine(bytes);
   gort::alloc_safepoint();
   maybe_start_cycle();
+  if (__builtin_expect(g_alloc_black.load(std::memory_order_relaxed), 0)) {
+    if (bytes > kMaxSmallBytes) charge_assist(bytes);
+    pay_assist_debt();
+  }
   if (bytes > kMaxSmallBytes) return allocate_large(bytes, type);
   int p = gort::current_p_index();
   MCache& c = g_caches[p];
@@ -198,7 +210,7 @@ uint32_t Span::next_free_index() {
   while (cache == 0) {
     sfree = (sfree + 64) & ~uint32_t{63};
     if (sfree >= nelems) {
-      freeindex = nelems;
+      publish_freeindex(nelems);
       return nelems;
     }
     refill_alloc_cache(sfree / 64);
@@ -207,26 +219,28 @@ uint32_t Span::next_free_index() {
   uint32_t bit = static_cast<uint32_t>(__builtin_ctzll(cache));
   uint32_t result = sfree + bit;
   if (result >= nelems) {
-    freeindex = nelems;
+    publish_freeindex(nelems);
     return nelems;
   }
   alloc_cache = bit == 63 ? 0 : cache >> (bit + 1);
   sfree = result + 1;
   if (sfree % 64 == 0 && sfree != nelems) refill_alloc_cache(sfree / 64);
-  freeindex = sfree;
+  if (g_alloc_black.load(std::memory_order_relaxed)) try_mark(result);  // before the slot is published
+  publish_freeindex(sfree);
   return result;
 }
 
 void Span::set_type_slow(uint32_t slot, uint16_t type) {
   if (uniform_type == 0) {
-    uniform_type = type;
+    __atomic_store_n(&uniform_type, type, __ATOMIC_RELEASE);
     return;
   }
   uint16_t* t = new uint16_t[nelems];
   for (uint32_t i = 0; i < nelems; i++) t[i] = uniform_type;
   t[slot] = type;
-  types = t;
-  uniform_type = kMixedTypes;
+  // Markers read these concurrently (type_of_concurrent): the table first.
+  __atomic_store_n(&types, t, __ATOMIC_RELEASE);
+  __atomic_store_n(&uniform_type, kMixedTypes, __ATOMIC_RELEASE);
 }
 
 void flush_caches() {

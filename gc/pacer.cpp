@@ -200,6 +200,7 @@ void Pacer::commit(const CycleResult& cycle) {
   heap_marked_.store(cycle.heap_marked_bytes, std::memory_order_relaxed);
   heap_live_ = cycle.heap_marked_bytes;
   last_heap_scan_ = cycle.heap_scan_work_bytes;
+  last_heap_scan_atomic_.store(cycle.heap_scan_work_bytes, std::memory_order_relaxed);
   last_stack_scan_.store(cycle.stack_scan_work_bytes, std::memory_order_relaxed);
   globals_scan_.store(cycle.globals_scan_bytes, std::memory_order_relaxed);
   triggered_ = kNoTrigger;

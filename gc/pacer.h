@@ -144,6 +144,8 @@ class Pacer final {
   uint64_t last_heap_goal() const { return last_heap_goal_.load(std::memory_order_relaxed); }
   // heap_marked returns the bytes marked by the last cycle. Lock-free.
   uint64_t heap_marked() const { return heap_marked_.load(std::memory_order_relaxed); }
+  // last_heap_scan returns the heap scan work of the last cycle. Lock-free.
+  uint64_t last_heap_scan() const { return last_heap_scan_atomic_.load(std::memory_order_relaxed); }
   // last_stack_scan returns the stack bytes scanned by the last cycle. Lock-free.
   uint64_t last_stack_scan() const { return last_stack_scan_.load(std::memory_order_relaxed); }
   // globals_scan returns the scannable globals bytes at the last commit. Lock-free.
@@ -193,6 +195,7 @@ class Pacer final {
   // Published results; written under mu_, read lock-free.
   std::atomic<uint64_t> heap_marked_{0};
   std::atomic<uint64_t> last_stack_scan_{0};
+  std::atomic<uint64_t> last_heap_scan_atomic_{0};  // = last_heap_scan_, for lock-free readers
   std::atomic<uint64_t> globals_scan_{0};
   std::atomic<uint64_t> last_heap_goal_{0};
   std::atomic<uint64_t> goal_{0};

@@ -90,6 +90,7 @@ RootSlot* root_acquire() {
 void root_release(RootSlot* s) {
   RootRegistry& r = registry();
   std::lock_guard<std::mutex> guard(r.lock);
+  shade(s->ptr.load(std::memory_order_relaxed));  // a deletion, as in Root::set
   s->ptr.store(nullptr, std::memory_order_relaxed);
   s->next_free = r.free;
   r.free = s;
@@ -114,24 +115,45 @@ void roots_gc_start() {
   for (RootScanner* s : r.scanners) s->on_gc_start();
 }
 
-// scan_ranges_conservatively is in mark.cpp.
-void scan_range_conservative(Visitor& v, uintptr_t lo, uintptr_t hi);
-
-void scan_roots(Visitor& v, uint64_t* globals_bytes) {
+// The three kinds of root scan, run as root jobs while goroutines run.
+// Root slots are read atomically (Root::set shades both the old and the new
+// value while marking, so a slot changed after this read loses nothing);
+// ranges are scanned conservatively, and again at mark termination, since
+// stores into them have no barrier; scanners run with the world stopped.
+uint64_t scan_root_slots(Visitor& v) {
   RootRegistry& r = registry();
   std::lock_guard<std::mutex> guard(r.lock);
   for (RootSlot* chunk : r.chunks)
     for (size_t i = 0; i < kRootChunkSlots; i++)
       if (const void* p = chunk[i].ptr.load(std::memory_order_relaxed)) v.trace_raw(p);
-  uint64_t bytes = r.live * sizeof(void*);
+  return r.live * sizeof(void*);
+}
+
+uint64_t scan_root_ranges(Visitor& v) {
+  RootRegistry& r = registry();
+  std::lock_guard<std::mutex> guard(r.lock);
+  uint64_t bytes = 0;
   for (auto& [p, n] : r.ranges) {
     uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + 7) & ~uintptr_t{7};
     uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + n) & ~uintptr_t{7};
     if (hi > lo) scan_range_conservative(v, lo, hi);
     bytes += n;
   }
+  return bytes;
+}
+
+void scan_root_scanners(Visitor& v) {
+  RootRegistry& r = registry();
+  std::lock_guard<std::mutex> guard(r.lock);
   for (RootScanner* s : r.scanners) s->scan(v);
-  *globals_bytes = bytes;
+}
+
+uint64_t globals_bytes() {
+  RootRegistry& r = registry();
+  std::lock_guard<std::mutex> guard(r.lock);
+  uint64_t bytes = r.live * sizeof(void*);
+  for (auto& e : r.ranges) bytes += e.second;
+  return bytes;
 }
 
 }  // namespace gc::detail

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "runtime/gort.h"
+#include "runtime/scan.h"
 #include "runtime/sched_internal.h"
 
 namespace gort {
@@ -53,14 +54,35 @@ Sudog* WaitQ::dequeue() {
   }
 }
 
+// The registry of buffered channels. A value sitting in a buffer is on no
+// goroutine's stack, so the collector scans the buffers as roots; values
+// moving in and out while it marks go through the transfer barrier.
+namespace {
+RuntimeLock chan_registry_lock;
+ChanCore* chan_registry = nullptr;  // (chan_registry_lock)
+}  // namespace
+
 ChanCore::ChanCore(const ElemOps* ops, size_t cap) : ops_(ops), cap_(cap) {
   if (cap > 0) {
     if (ops->size != 0 && cap > (size_t{1} << 40) / ops->size) throw_fatal("makechan: size out of range");
     buf_ = static_cast<unsigned char*>(std::aligned_alloc(64, ((cap * ops->size + 63) / 64) * 64 + 64));
+    if (ops->size >= sizeof(void*)) {
+      chan_registry_lock.lock();
+      reg_next_ = chan_registry;
+      if (chan_registry) chan_registry->reg_prev_ = this;
+      chan_registry = this;
+      chan_registry_lock.unlock();
+    }
   }
 }
 
 ChanCore::~ChanCore() {
+  if (cap_ > 0 && ops_->size >= sizeof(void*)) {
+    chan_registry_lock.lock();
+    if (reg_prev_) reg_prev_->reg_next_ = reg_next_; else chan_registry = reg_next_;
+    if (reg_next_) reg_next_->reg_prev_ = reg_prev_;
+    chan_registry_lock.unlock();
+  }
   for (size_t i = 0; i < qcount_; i++) ops_->destroy(slot((recvx_ + i) % cap_));
   std::free(buf_);
 }
@@ -106,8 +128,14 @@ bool ChanCore::closed() const {
   return c;
 }
 
+// Every move of a value into another goroutine's stack or into or out of
+// the buffer shades it while the collector marks (scan.h transfer_barrier):
+// the receiving stack may be scanned already, the sending one not yet.
 G* ChanCore::send_direct(Sudog* sg, void* src) {
-  if (sg->elem) ops_->move_construct(sg->elem, src);
+  if (sg->elem) {
+    ops_->move_construct(sg->elem, src);
+    transfer_barrier(sg->elem, ops_->size);
+  }
   sg->success = true;
   G* g = sg->g;
   g->param = sg;
@@ -117,13 +145,16 @@ G* ChanCore::send_direct(Sudog* sg, void* src) {
 G* ChanCore::recv_direct(Sudog* sg, void* dst) {
   if (cap_ == 0) {
     if (dst) ops_->move_construct(dst, sg->elem);
+    transfer_barrier(sg->elem, ops_->size);
   } else {
     // Buffer is full: take the head, and put the sender's value at the tail
     // (which is the same slot, since the ring is full).
     void* s = slot(recvx_);
+    transfer_barrier(s, ops_->size);
     if (dst) ops_->move_construct(dst, s);
     ops_->destroy(s);
     ops_->move_construct(s, sg->elem);
+    transfer_barrier(s, ops_->size);
     recvx_ = (recvx_ + 1) % cap_;
     sendx_ = recvx_;
   }
@@ -135,6 +166,7 @@ G* ChanCore::recv_direct(Sudog* sg, void* dst) {
 
 void ChanCore::recv_from_buffer(void* dst) {
   void* s = slot(recvx_);
+  transfer_barrier(s, ops_->size);
   if (dst) ops_->move_construct(dst, s);
   ops_->destroy(s);
   recvx_ = (recvx_ + 1) % cap_;
@@ -143,6 +175,7 @@ void ChanCore::recv_from_buffer(void* dst) {
 
 void ChanCore::send_to_buffer(void* src) {
   ops_->move_construct(slot(sendx_), src);
+  transfer_barrier(slot(sendx_), ops_->size);
   sendx_ = (sendx_ + 1) % cap_;
   qcount_++;
 }
@@ -233,4 +266,16 @@ void ChanCore::close() {
 }
 
 }  // namespace detail
+
+void for_each_chan_buffer(void (*fn)(const void* elem, size_t bytes)) {
+  using detail::ChanCore;
+  detail::chan_registry_lock.lock();
+  for (ChanCore* c = detail::chan_registry; c != nullptr; c = c->reg_next_) {
+    c->lock_.lock();
+    for (size_t i = 0; i < c->qcount_; i++) fn(c->slot((c->recvx_ + i) % c->cap_), c->ops_->size);
+    c->lock_.unlock();
+  }
+  detail::chan_registry_lock.unlock();
+}
+
 }  // namespace gort

@@ -25,6 +25,7 @@
 #include "runtime/goroutine.h"
 
 namespace gort {
+void for_each_chan_buffer(void (*fn)(const void* elem, size_t bytes));
 namespace detail {
 
 // ElemOps moves and destroys elements of one type in untyped storage.
@@ -95,6 +96,7 @@ class ChanCore {
 
  private:
   friend int select_impl(struct SelectCase* cases, int n, bool block);
+  friend void gort::for_each_chan_buffer(void (*fn)(const void*, size_t));
   void* slot(size_t i) { return buf_ + i * ops_->size; }
   // Must hold lock_. Transfer to/from a waiting partner and return its G,
   // which the caller readies after unlocking.
@@ -113,6 +115,10 @@ class ChanCore {
   size_t sendx_ = 0, recvx_ = 0;  // (lock_)
   bool closed_ = false;           // (lock_)
   WaitQ recvq_, sendq_;           // (lock_)
+  // Buffered channels are linked into a registry the collector scans
+  // (scan.h for_each_chan_buffer); guarded by the registry's lock.
+  ChanCore* reg_prev_ = nullptr;
+  ChanCore* reg_next_ = nullptr;
 };
 
 }  // namespace detail

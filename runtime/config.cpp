@@ -109,6 +109,7 @@ void shutdown(M* m0) {
   for (M* m : ms) delete m;
   allg_free_all();
   StackPool::release_all();
+  run_exit_hook();
 }
 
 }  // namespace

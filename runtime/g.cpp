@@ -151,6 +151,8 @@ GORT_TLS_READER int64_t detail::start_g(G* g, void (*entry)(void*), uintptr_t st
   g->tracking = g->tracking_seq % kTrackingPeriod == 0;
   sched.nlive.fetch_add(1, std::memory_order_relaxed);
   sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
+  g->gc_word = 0;
+  note_new_stack(g);
   mark_runnable(g);
   GORT_EVENT(on_go_create, g, parent);
   runqput(p, g, true);  // from here on g may run, exit and be reused
@@ -285,6 +287,7 @@ const char* wait_reason_string(WaitReason r) {
     case WaitReason::GarbageCollection: return "garbage collection";
     case WaitReason::Preempted: return "preempted";
     case WaitReason::DebugCall: return "debug call";
+    case WaitReason::GCWorkerIdle: return "GC worker (idle)";
     case WaitReason::Count: break;
   }
   return "???";

@@ -82,6 +82,15 @@ struct G {
   uintptr_t syscall_pc = 0;
   uintptr_t syscall_regs[kSavedRegisters] = {};
 
+  // Concurrent stack scanning (concurrent_scan.cpp): the collector cycle in
+  // which this stack was last scanned, with kScanBusy set while somebody
+  // scans it. atomic: the scanning worker and the M resuming the G meet on
+  // it (see the protocol there).
+  std::atomic<uint32_t> scan_gen{0};
+  // The collector's per-goroutine word (scan.h gc_word): its mark-assist
+  // credit. Touched only by the goroutine itself.
+  int64_t gc_word = 0;
+
   // Channel and select support (chan.cpp, select.cpp).
   std::atomic<uint32_t> select_done{0};  // atomic: first channel to CAS 0->1 wins the select
   void* param = nullptr;               // the waker's winning sudog

@@ -58,6 +58,7 @@ enum class WaitReason : uint8_t {
   GarbageCollection,
   Preempted,
   DebugCall,
+  GCWorkerIdle,
   Count,
 };
 

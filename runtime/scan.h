@@ -26,6 +26,7 @@
 // stack range covers; the runtime's sanitizer builds turn that off.)
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -66,5 +67,79 @@ void alloc_safepoint();
 // indexed by it (the allocator's caches) needs no lock or atomic in between.
 // gomaxprocs() is fixed once run_main has started. No lock.
 int current_p_index();
+
+// ---- While the collector marks concurrently (concurrent_scan.cpp) ----
+//
+// Every goroutine's stack is scanned once per cycle, while the goroutine is
+// stopped at a safepoint, by whoever gets there first: a mark worker
+// (scan_stack), the M about to resume the goroutine, or the goroutine
+// itself leaving a BlockingSection or calling scan_own_stack_once. A
+// goroutine spawned meanwhile counts as scanned: its closure is shaded
+// (the transfer barrier below) as it is copied to the new stack.
+
+// StackScanFn scans one range for the collector; it may run on any M, on a
+// goroutine or on g0, and must not park, yield or allocate from the heap.
+using StackScanFn = void (*)(const StackScanRange& range);
+// begin_stack_scans starts cycle gen (> every earlier gen, < 2^31): every
+// goroutine alive now is unscanned until fn has scanned it. World stopped.
+void begin_stack_scans(uint32_t gen, StackScanFn fn);
+// end_stack_scans ends it. World stopped.
+void end_stack_scans();
+// scan_stack scans g's stack now unless that was done this cycle, and
+// returns true once it is scanned; false if g is running (it will be
+// scanned when it next stops — request_stack_scan hurries that) or someone
+// is scanning it right now.
+bool scan_stack(G* g);
+// stack_scanned reports whether g needs no more scanning this cycle (a dead
+// or free record needs none).
+bool stack_scanned(const G* g);
+// request_stack_scan asks a running goroutine to stop at its next safepoint.
+void request_stack_scan(G* g);
+// scan_own_stack_once scans the calling goroutine's stack unless done.
+void scan_own_stack_once();
+
+// TransferBarrier shades every heap pointer among the n bytes at p: the
+// collector's barrier for values the runtime copies between goroutines
+// outside the heap — channel elements, a new goroutine's closure. Set with
+// the world stopped; null (no cost but one load) when no mark runs.
+using TransferBarrier = void (*)(const void* p, size_t n);
+void set_transfer_barrier(TransferBarrier fn);
+extern std::atomic<TransferBarrier> g_transfer_barrier;
+inline void transfer_barrier(const void* p, size_t n) {
+  if (TransferBarrier fn = g_transfer_barrier.load(std::memory_order_relaxed)) [[unlikely]]
+    fn(p, n);
+}
+
+// for_each_chan_buffer calls fn(element, bytes) for every value sitting in
+// a buffered channel's buffer, each channel under its lock: the buffers are
+// roots, being memory the collector does not otherwise see. fn must not
+// park or touch a channel.
+void for_each_chan_buffer(void (*fn)(const void* elem, size_t bytes));
+
+// WorkerSource lets the collector run its mark workers (goroutines parked
+// with WaitReason::GCWorkerIdle) on Ps: the scheduler asks it first for
+// every G it picks (idle = false) and again before a P would go idle
+// (idle = true); a non-null answer is a parked goroutine, which the
+// scheduler readies and runs on that P. Go's findRunnableGCWorker and idle
+// mark workers. Set once.
+using WorkerSource = G* (*)(int p, bool idle);
+void set_worker_source(WorkerSource fn);
+// local_work_pending reports whether the caller's P has goroutines waiting
+// in its run queue or the global one (an idle-priority worker yields then).
+bool local_work_pending();
+
+// preempt_requested reports whether a stop-the-world or sysmon asked the
+// calling goroutine to stop at its next safepoint (a mark worker then
+// stops draining and parks).
+bool preempt_requested();
+
+// set_exit_hook registers fn to run when run_main returns, after every
+// thread of the runtime has stopped: goroutines parked then are discarded,
+// so the collector abandons a mark in progress there. Set once.
+void set_exit_hook(void (*fn)());
+
+// gc_word is the calling goroutine's word kept for the collector (its
+// assist credit); null off-goroutine. Reset to 0 at spawn.
+int64_t* gc_word();
 
 }  // namespace gort

@@ -275,6 +275,7 @@ G* find_runnable(M* m, bool* inherit) {
       gcstopm(m);
       continue;
     }
+    if (G* g = find_gc_worker(p, /*idle=*/false)) return g;
     int64_t now = check_own_timers(p);
     poll_if_due(p, &now);
     if (G* g = take_local_work(p, inherit)) return g;
@@ -282,6 +283,7 @@ G* find_runnable(M* m, bool* inherit) {
     bool retry = false;
     if (G* g = steal_work(m, p, now, &retry)) return g;
     if (retry) continue;
+    if (G* g = find_gc_worker(p, /*idle=*/true)) return g;
     if (G* g = release_p(m, p, &retry)) return g;
     if (retry) continue;
     if (recheck_after_spinning(m, m->spinning)) continue;

@@ -286,6 +286,14 @@ void park_g(G* g, UnlockFn unlockf, void* arg, WaitReason reason);
 // called from a thread holding a P (next=true) or its local queue, else to
 // the global queue; wakes an idle P if nobody is spinning.
 void ready_g(G* g, bool next = true);
+// concurrent_scan.cpp (scan.h): the scan of a goroutine's stack the M
+// resuming it owes the collector; a new goroutine's stack during a mark;
+// the collector's mark worker for p, readied, if it wants one there.
+void scan_before_resume(G* g);
+void note_new_stack(G* g);
+G* find_gc_worker(P* p, bool idle);
+void run_exit_hook();  // end of run_main
+
 // mark_runnable sets g Runnable (and stamps it if its latency is sampled).
 void mark_runnable(G* g);
 // make_ready is what every wake-up of a parked G does before queueing it:

@@ -182,6 +182,7 @@ void start_running(M* m, P* p, G* g, bool inherit) {
   g->m = m;
   m->curg.store(g, std::memory_order_release);  // sysmon and STW read the G through it
   g->status.store(GStatus::Running, std::memory_order_relaxed);
+  scan_before_resume(g);  // a concurrent mark's stack scan, if it is owed
   // A preemption request aimed at an earlier time slice is void.
   if (GORT_UNLIKELY(g->preempt.load(std::memory_order_relaxed))) {
     g->preempt.store(false, std::memory_order_relaxed);

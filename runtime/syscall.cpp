@@ -15,6 +15,7 @@
 // belongs to the stopper and must not be counted as stopped twice.
 #include <sched.h>
 
+#include "runtime/scan.h"
 #include "runtime/sched_internal.h"
 
 namespace gort {
@@ -79,6 +80,7 @@ BlockingSection::~BlockingSection() {
       GORT_EVENT(on_proc_start, oldp->id, m->id);
     }
     g->status.store(GStatus::Running, std::memory_order_relaxed);
+    scan_own_stack_once();  // waits out a concurrent scan of the frozen stack
     GORT_EVENT(on_go_syscall_exit, g, false);
     return;
   }
@@ -97,6 +99,7 @@ BlockingSection::~BlockingSection() {
   if (p != nullptr) {
     acquirep(m, p);
     g->status.store(GStatus::Running, std::memory_order_relaxed);
+    scan_own_stack_once();
     GORT_EVENT(on_go_syscall_exit, g, false);
     return;
   }
