@@ -243,6 +243,8 @@ void begin_cycle(bool forced) {
   c.t1 = gort::nanotime();
   plan_mark_workers(c.t1, std::max(scan_expected, 64.0 * 1024), goal, hard);
   c.limiter.finish_gc_transition(c.t1);
+  c.limiter.start_gc_transition(true, c.t1);  // the mark's 25% counts as GC time from here
+  c.limiter.finish_gc_transition(c.t1);
   gort::emit_gc_event(gort::GcEvent::StwDone);
   gort::start_the_world();
   gort::scan_own_stack_once();
@@ -440,6 +442,19 @@ struct ExitHookInit {
 } exit_hook_init;
 
 }  // namespace
+
+bool assists_limited() {
+  Collector& c = collector();
+  int64_t now = gort::nanotime();
+  if (c.limiter.need_update(now)) c.limiter.update(now);
+  return c.limiter.limiting();
+}
+
+void note_mark_cpu(int64_t gc_ns, int64_t idle_ns) {
+  Collector& c = collector();
+  if (gc_ns > 0) c.limiter.add_gc_cpu(gc_ns);
+  if (idle_ns > 0) c.limiter.add_idle(idle_ns);
+}
 
 void maybe_start_cycle() {
   if (__builtin_expect(g_counters.heap_live.load(std::memory_order_relaxed) < g_trigger.load(std::memory_order_relaxed), 1))

@@ -441,6 +441,11 @@ void maybe_start_cycle();
 // try_finish_mark: a marker found no work; if none is left anywhere, run
 // mark termination (one caller at a time). A safepoint: stops the world.
 void try_finish_mark();
+// assists_limited: the GC CPU limiter is limiting, so mutators skip
+// assists (Go's gcAssistAlloc); note_mark_cpu feeds it assist CPU and idle
+// marking time.
+bool assists_limited();
+void note_mark_cpu(int64_t gc_ns, int64_t idle_ns);
 extern std::atomic<uint64_t> g_trigger;  // heap_live that starts a cycle (cached from the pacer)
 // scavenger_heap_goal is the heap goal the scavenger keeps retained memory
 // near; non_heap_sys_bytes the memory that is not heap (stacks, metadata).

@@ -112,7 +112,10 @@ void worker_loop() {
     int64_t spent = gort::nanotime() - rs.start_ns;
     w.cpu_ns[static_cast<int>(mode)].fetch_add(spent, std::memory_order_relaxed);
     if (mode == Mode::Fractional) w.fractional_ns[p].fetch_add(spent, std::memory_order_relaxed);
-    if (mode == Mode::Idle) w.idle_running.fetch_sub(1, std::memory_order_relaxed);
+    if (mode == Mode::Idle) {
+      w.idle_running.fetch_sub(1, std::memory_order_relaxed);
+      note_mark_cpu(0, spent);
+    }
     if (mode == Mode::Dedicated) w.dedicated_left.fetch_add(1, std::memory_order_relaxed);
     if (work > 0) {
       w.bg_credit.fetch_add(work, std::memory_order_relaxed);
@@ -200,6 +203,9 @@ void pay_assist_debt() {
   Workers& w = workers();
   int64_t* credit = gort::gc_word();
   if (credit == nullptr || *credit >= 0) return;
+  // While GC uses more than its share of the CPU, the limiter waives
+  // assists; the heap may overshoot its goal instead (Go 1.19).
+  if (assists_limited()) return;
   int64_t t0 = gort::nanotime();
   gort::emit_gc_event(gort::GcEvent::AssistStart);
   while (*credit < 0 && w.marking.load(std::memory_order_acquire)) {
@@ -227,6 +233,7 @@ void pay_assist_debt() {
       if (!work_available()) {
         int64_t worked = gort::nanotime() - t0;
         w.cpu_ns[kAssistCpu].fetch_add(worked, std::memory_order_relaxed);
+        note_mark_cpu(worked, 0);
         gort::emit_gc_event(gort::GcEvent::AssistDone);
         gort::detail::park_current(&park_assist, nullptr, gort::WaitReason::GCAssistWait);
         t0 = gort::nanotime();
@@ -234,7 +241,9 @@ void pay_assist_debt() {
       }
     }
   }
-  w.cpu_ns[kAssistCpu].fetch_add(gort::nanotime() - t0, std::memory_order_relaxed);
+  int64_t worked = gort::nanotime() - t0;
+  w.cpu_ns[kAssistCpu].fetch_add(worked, std::memory_order_relaxed);
+  note_mark_cpu(worked, 0);
   gort::emit_gc_event(gort::GcEvent::AssistDone);
 }
 

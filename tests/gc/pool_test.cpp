@@ -147,7 +147,10 @@ BOOST_AUTO_TEST_CASE(objects_survive_one_collection_and_go_after_two) {
     gc::collect();
     BOOST_TEST(pool.get() == late);
     gc::set_gogc(gogc);
-  });
+  // One P: collect() parks while the mark runs, and a goroutine that came
+  // back on another P would not see the private slot it filled (Go's Get
+  // does not steal other Ps' private objects either).
+  }, 1);
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_put_get_while_collecting) {
