@@ -359,8 +359,18 @@ void end_cycle() {
 
 }  // namespace
 
+std::atomic<bool> g_hold_mark{false};
+
+void hold_mark_for_testing(bool hold) {
+  g_hold_mark.store(hold, std::memory_order_release);
+  if (!hold) try_finish_mark();  // no marker may be left to notice
+}
+bool mark_held() { return g_hold_mark.load(std::memory_order_acquire); }
+bool marking_for_testing() { return collector().cycle_active.load(std::memory_order_acquire); }
+
 void try_finish_mark() {
   Collector& c = collector();
+  if (g_hold_mark.load(std::memory_order_acquire)) return;
   if (c.finishing.exchange(true, std::memory_order_acq_rel)) return;  // another marker is at it
   for (;;) {
     if (!c.cycle_active.load(std::memory_order_acquire) || c.marking_over) break;

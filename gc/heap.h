@@ -266,6 +266,11 @@ namespace detail {
 // when no span is left unswept or mid-sweep, so freed sampled objects have
 // been reported (hooks.h). Tests use it; call on a goroutine.
 void sweep_all_for_testing();
+// hold_mark_for_testing(true) keeps a mark from ending (its termination
+// waits) until hold_mark_for_testing(false), so a test can act while it
+// runs; marking_for_testing reports whether a mark is running now.
+void hold_mark_for_testing(bool hold);
+bool marking_for_testing();
 }  // namespace detail
 
 // is_heap_pointer reports whether p points into a live-or-free object slot

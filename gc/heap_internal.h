@@ -441,6 +441,7 @@ void maybe_start_cycle();
 // try_finish_mark: a marker found no work; if none is left anywhere, run
 // mark termination (one caller at a time). A safepoint: stops the world.
 void try_finish_mark();
+bool mark_held();  // hold_mark_for_testing
 // assists_limited: the GC CPU limiter is limiting, so mutators skip
 // assists (Go's gcAssistAlloc); note_mark_cpu feeds it assist CPU and idle
 // marking time.

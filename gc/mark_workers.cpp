@@ -229,7 +229,7 @@ void pay_assist_debt() {
     if (gort::preempt_requested()) break;  // a stop-the-world waits; pay the rest later
     if (done == 0 || !work_available()) {
       try_finish_mark();
-      if (!w.marking.load(std::memory_order_acquire)) break;
+      if (!w.marking.load(std::memory_order_acquire) || mark_held()) break;
       if (!work_available()) {
         int64_t worked = gort::nanotime() - t0;
         w.cpu_ns[kAssistCpu].fetch_add(worked, std::memory_order_relaxed);

@@ -5,7 +5,10 @@
 // children and a payload (a no-scan byte buffer, sometimes large). It adds
 // nodes, rewires and drops edges at random, and publishes some subgraphs to
 // a shared table that other workers link to (shared nodes are never mutated
-// again, so no data race). Whenever a collection has finished since its
+// again, so no data race), and hands fresh subtrees to other workers
+// through channels (in flight, a subtree is only in a channel's buffer).
+// Collections run concurrently with all of it: marking while the workers
+// store, delete and pass pointers. Whenever a collection has finished since its
 // last check, a worker walks everything it can reach and checks each node's
 // checksum and its payload's bytes: a node freed while reachable would read
 // as 0xdb (GORT_GCCHECK=1 fills freed memory; under ASan, freed memory is
@@ -15,7 +18,9 @@
 #define BOOST_TEST_MODULE gc_stress
 #include <boost/test/unit_test.hpp>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <unordered_set>
 #include <vector>
@@ -24,6 +29,7 @@
 #include "gc/heap.h"
 #include "gc/hooks.h"
 #include "gc/stats.h"
+#include "runtime/chan.h"
 #include "runtime/gort.h"
 #include "runtime/sync.h"
 
@@ -104,6 +110,10 @@ size_t verify(GNode* root) {
 struct Shared {
   Mutex mu;
   std::vector<gc::Root<GNode>> slots = std::vector<gc::Root<GNode>>(64);
+  // One inbox per worker: fresh subtrees handed from worker to worker. A
+  // subtree in flight sits in a channel buffer, which only the collector's
+  // scan of channel buffers sees.
+  std::vector<std::unique_ptr<Chan<GNode*>>> inbox;
 };
 
 void worker(int seed, int iters, Shared* shared, std::atomic<uint64_t>* checks) {
@@ -158,9 +168,20 @@ void worker(int seed, int iters, Shared* shared, std::atomic<uint64_t>* checks) 
         handles[h] = at;
         handle_ids[h] = at->id;
       }
+    } else if (op < 98) {
+      // Hand a fresh subtree to another worker; it is ours no more.
+      GNode* gift = new_node(rng);
+      for (int j = static_cast<int>(rng() % 4); j > 0; j--) set_kid(gift, static_cast<int>(rng() % kKids), new_node(rng));
+      shared->inbox[rng() % shared->inbox.size()]->try_send(gift);
     } else {
       // Garbage that nothing keeps.
       for (int j = 0; j < 16; j++) new_node(rng);
+    }
+    if (std::optional<GNode*> got = shared->inbox[static_cast<size_t>(seed)]->try_recv()) {
+      GNode* gift = *got;
+      if (gift->check != gift->id * kMagic) bad.fetch_add(1);
+      verify(gift);
+      set_kid(at, static_cast<int>(rng() % kKids), gift);
     }
     // Keep the graph bounded: reset it now and then.
     if (rng() % 500 == 0) {
@@ -198,6 +219,7 @@ BOOST_AUTO_TEST_CASE(random_graphs_survive_concurrent_mutation_and_collection) {
       std::atomic<uint64_t> checks{0};
       WaitGroup workers, forcer;
       constexpr int kWorkers = 16;
+      for (int w = 0; w < kWorkers; w++) shared->inbox.push_back(std::make_unique<Chan<GNode*>>(2));
       workers.add(kWorkers);
       forcer.add(1);
       std::atomic<bool> done{false};
