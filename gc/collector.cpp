@@ -1,31 +1,84 @@
 // collector.cpp — one garbage-collection cycle (Go's gcStart, gcMarkDone,
-// gcMarkTermination), its trigger, its bookkeeping and its gctrace line.
+// gcMarkTermination), its trigger, its bookkeeping and its gctrace line;
+// and the argument for why the concurrent mark loses nothing.
 //
-// A cycle, in this issue, is one stop-the-world:
+// A cycle (Go's phases, mgc.go):
 //
-//   sweep termination   stop the world; flush every P's cache to the
-//                       central lists; finish sweeping the previous cycle;
-//                       let root scanners drop caches (gc::Pool's victims)
-//   mark                mark everything reachable (mark.cpp), world stopped
-//   mark termination    flip the sweep generation (every span becomes
-//                       unswept), reset heap_live to the marked bytes, commit
-//                       the pacer, record statistics; start the world
+//   sweep termination   finish the last cycle's sweeping (before the pause,
+//   (stop the world)    on the goroutine that starts the cycle); then, world
+//                       stopped: flush the Ps' caches, rotate gc::Pool's
+//                       victims and grey what the pools hold, turn on the
+//                       write barrier, allocate-black and the transfer
+//                       barrier, start the stack-scan generation, plan the
+//                       mark workers; start the world
+//   mark                concurrent: background workers and assists drain
+//   (goroutines run)    grey objects and root jobs (mark.cpp,
+//                       mark_workers.cpp); every stack is scanned once
+//   mark termination    when a marker finds no work anywhere: stop the
+//   (stop the world)    world, rescan what has no barrier (registered
+//                       ranges, stacks not yet scanned — goroutines that
+//                       never ran); if that found work, restart the world
+//                       and go on marking (Go's gcMarkDone does the same);
+//                       else turn the barriers off, flush the caches, flip
+//                       the sweep generation, reset heap_live to the marked
+//                       bytes, commit the pacer; start the world
 //
-// then a background sweeper goroutine starts. Go runs mark concurrently
-// between two short pauses; here the mark sits inside the pause, and
-// gctrace says so: the concurrent-mark phase is 0 ms, the mark time is in
-// the mark-termination figure, and the CPU of both pauses is wall × procs
-// (every P was stopped), exactly as Go counts its pauses.
+// then a background sweeper goroutine starts. Neither pause does work in
+// proportion to the heap: the caches (Ps × span classes), the pools' few
+// objects, the registered ranges, and the stacks of goroutines that have
+// not run since the cycle began.
+//
+// Why nothing reachable is freed. Go's hybrid barrier (mbarrier.go): a
+// store of a pointer into a heap slot shades the old value and the new one;
+// new objects are black; each stack is scanned once, at a point where its
+// goroutine is stopped. Yuasa's half keeps every object reachable from the
+// heap when the mark began reachable to the marker — cutting a path shades
+// what it cut. Dijkstra's half means a black heap object never points at a
+// white one, so what a black object reaches the marker reaches too. What
+// remains are pointers that live outside the heap, which the marker sees
+// only when it scans them. gort adds one rule of its own that makes stacks
+// easy: the pause at sweep termination stops every goroutine at a
+// safepoint, and no goroutine runs again before its stack is scanned (the
+// M resuming it scans it first; runtime/concurrent_scan.cpp). So every
+// goroutine that executes during the mark has a black stack, and a pointer
+// a black stack acquires comes from one of: an allocation (black), a load
+// from the heap (the object was reachable from the heap, hence protected
+// by Yuasa's half until it is marked), or another goroutine — itself black,
+// so by induction the pointer is as safe there. The cases C++ adds:
+//   - through a gort::Chan: the buffer is malloc'd memory. A value that sits
+//     in it when the mark begins is on no stack; buffered channels are
+//     registered with the runtime and scanned as a root job, and every move
+//     into or out of a buffer or between two goroutines' stacks shades the
+//     value (the transfer barrier, Go's typedmemmove barrier in
+//     chansend/chanrecv), so a value taken out before its buffer is scanned
+//     is grey. A new goroutine's closure is shaded the same way as it is
+//     copied to its stack, and the goroutine counts as scanned.
+//   - held only in a register: a goroutine is scanned only when stopped at
+//     a safepoint, a call; the callee-saved registers are then on its stack
+//     (Boost.Context pushes them at a switch; scan_own_stack spills them),
+//     and the caller-saved ones were spilled by the call itself.
+//   - inside a BlockingSection: the goroutine runs but touches no heap
+//     object, so the part of its stack above the section's entry and the
+//     registers recorded there are frozen; a worker scans exactly that. A
+//     goroutine leaving the section first waits out such a scan, then, if
+//     nobody scanned it, scans its own live stack before it continues.
+//   - stored into a handle (Root): Root::set shades the old and the new
+//     value, and destroying a Root shades its last value — the hybrid
+//     barrier on a slot outside the heap; Root slots are a root job.
+//     Registered ranges (add_root_range) have no barrier: they are rescanned
+//     in the mark-termination pause.
+//   - gc::Pool's malloc'd storage: its contents are greyed in the sweep
+//     termination pause, and every put and get shades the object.
+// Memory the collector does not see at all (a T* in a std::vector) was
+// never a root and still is not (heap.h's rules).
 //
 // Triggering. The allocation slow path (malloc.cpp) asks maybe_start_cycle
 // whether heap_live reached the pacer's trigger; the first goroutine to see
-// it runs the cycle, others that arrive meanwhile queue on the cycle lock
-// and find, once they get it, that the heap is below the new trigger (Go's
-// gcStart re-checks its trigger test for the same reason). When the CPU
-// limiter is limiting — or would be, were this cycle to cost what the last
-// one did — a cycle that only the memory limit asks for waits
-// (cpu_limiter.h) — GOGC and forced cycles still run — so an impossible
-// memory limit costs at most about half the CPU instead of all of it.
+// it starts the cycle, and goroutines arriving while one runs carry on
+// (they assist instead). When the CPU limiter is limiting — or would be,
+// were this cycle to cost what the last one did — a cycle that only the
+// memory limit asks for waits (cpu_limiter.h) — GOGC and forced cycles
+// still run — and while it limits, assists are waived.
 #include <sys/resource.h>
 
 #include <cstdio>

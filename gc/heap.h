@@ -25,7 +25,9 @@
 //     Root<T>. Anywhere else — malloc'd memory, a std::vector, a global
 //     T* — the collector does not see it: use a Root<T> there.
 //   - trace() visits every Member field, every time, and does nothing else:
-//     it runs with the world stopped (or, later, concurrently with mutators).
+//     it runs concurrently with mutators (on mark workers and allocating
+//     goroutines), so it reads only what the write barrier guards: Member
+//     fields, and raw pointer fields written with traced_store.
 //   - Code inside a gort::BlockingSection does not touch the heap.
 //
 // The design — spans, per-P caches, the mark and sweep phases, the pacer —
@@ -121,20 +123,31 @@ class Member final {
     return *this;
   }
 
-  T* get() const { return ptr_; }
-  T* operator->() const { return ptr_; }
-  T& operator*() const { return *ptr_; }
-  explicit operator bool() const { return ptr_ != nullptr; }
-  operator T*() const { return ptr_; }  // NOLINT
+  // Loads and stores are relaxed atomics (plain moves on x86-64): markers
+  // read the field while its owner writes it.
+  T* get() const { return __atomic_load_n(&ptr_, __ATOMIC_RELAXED); }
+  T* operator->() const { return get(); }
+  T& operator*() const { return *get(); }
+  explicit operator bool() const { return get() != nullptr; }
+  operator T*() const { return get(); }  // NOLINT
 
  private:
   void store(T* p) {
     if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
       detail::write_barrier_slow(reinterpret_cast<void* const*>(&ptr_), p);
-    ptr_ = p;
+    __atomic_store_n(&ptr_, p, __ATOMIC_RELAXED);
   }
   T* ptr_ = nullptr;
 };
+
+// traced_store writes p into a raw pointer field that trace() visits with
+// trace_raw, running the write barrier a Member store runs.
+template <class T>
+void traced_store(T** field, T* p) {
+  if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
+    detail::write_barrier_slow(reinterpret_cast<void* const*>(field), p);
+  __atomic_store_n(field, p, __ATOMIC_RELAXED);
+}
 
 // Visitor is handed to trace(): call trace() on every Member field.
 class Visitor final {
@@ -144,7 +157,8 @@ class Visitor final {
     if (const void* p = m.get()) detail::mark_from_visitor(*this, p);
   }
   // trace_raw visits a pointer held some other way (e.g. a T* in an array
-  // the object owns); p may be null or an interior pointer.
+  // the object owns); p may be null or an interior pointer. Such a field
+  // must be written with traced_store.
   void trace_raw(const void* p) {
     if (p) detail::mark_from_visitor(*this, p);
   }

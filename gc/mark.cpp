@@ -155,7 +155,11 @@ GORT_CONSERVATIVE_SCAN void scan_words(uintptr_t lo, uintptr_t hi, std::vector<u
   uintptr_t base = g_arena.base;
   uintptr_t size = g_arena.used.load(std::memory_order_relaxed) - base;
   for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t)) {
-    uintptr_t v = __atomic_load_n(reinterpret_cast<const uintptr_t*>(p), __ATOMIC_RELAXED);
+    // A plain load: the word may be changing (a goroutine in a
+    // BlockingSection writes its own non-heap locals); any value read is
+    // one it held. GORT_CONSERVATIVE_SCAN keeps TSan from reporting it —
+    // an atomic load it would still see.
+    uintptr_t v = *reinterpret_cast<const uintptr_t*>(p);
     if (v - base < size) grey_conservative(v, out, marked);
   }
 }

@@ -162,6 +162,8 @@ gort::G* find_worker(int p, bool idle) {
     return nullptr;
   }
   w.mode[p] = mode;
+  static constexpr const char* kLabels[] = {"GC (dedicated)", "GC (fractional)", "GC (idle)"};  // Go's markWorkerLabels
+  gort::set_start_label(g, kLabels[static_cast<int>(mode)]);
   return g;
 }
 

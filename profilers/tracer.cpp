@@ -213,7 +213,10 @@ class Tracer final : public gort::SchedObserver {
         set_state(ps.cur, kGRunnable);
       }
       make_runnable(b, t, g, slot);
-      b.event(kEvGoStart, t, {goid(g), ++slot.seq});
+      if (const char* label = gort::start_label(g))  // a GC mark worker: the MMU view counts it as GC
+        b.event(kEvGoStartLabel, t, {goid(g), ++slot.seq, string_id(label)});
+      else
+        b.event(kEvGoStart, t, {goid(g), ++slot.seq});
       slot.word.store(word(gen_, kGRunning), std::memory_order_release);
       ps.cur = g;
     });

@@ -152,6 +152,9 @@ void set_transfer_barrier(TransferBarrier fn) { g_transfer_barrier.store(fn, std
 
 void set_worker_source(WorkerSource fn) { worker_source.store(fn, std::memory_order_release); }
 
+void set_start_label(G* g, const char* label) { g->start_label = label; }
+const char* start_label(const G* g) { return g->start_label; }
+
 G* find_gc_worker(P* p, bool idle) {
   WorkerSource fn = worker_source.load(std::memory_order_acquire);
   if (fn == nullptr) return nullptr;

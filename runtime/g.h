@@ -90,6 +90,9 @@ struct G {
   // The collector's per-goroutine word (scan.h gc_word): its mark-assist
   // credit. Touched only by the goroutine itself.
   int64_t gc_word = 0;
+  // The tracer's label for the G's next start (goroutine.h start_label):
+  // written by the collector's worker source on the M that then starts it.
+  const char* start_label = nullptr;
 
   // Channel and select support (chan.cpp, select.cpp).
   std::atomic<uint32_t> select_done{0};  // atomic: first channel to CAS 0->1 wins the select

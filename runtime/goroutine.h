@@ -103,6 +103,11 @@ struct TraceSlot {
 // trace_slot returns g's TraceSlot (no lock).
 TraceSlot& trace_slot(G* g);
 
+// start_label is the label the tracer gives g's next start (Go's
+// GoStartLabel: "GC (dedicated)" for a mark worker), or null; set by whoever
+// readies g (scan.h set_start_label), read by the M that starts it.
+const char* start_label(const G* g);
+
 // goroutine_info returns a snapshot of g (any thread, no lock).
 GoroutineInfo goroutine_info(const G* g);
 

@@ -124,6 +124,9 @@ void for_each_chan_buffer(void (*fn)(const void* elem, size_t bytes));
 // mark workers. Set once.
 using WorkerSource = G* (*)(int p, bool idle);
 void set_worker_source(WorkerSource fn);
+// set_start_label labels a worker's next start in execution traces (a
+// string literal; goroutine.h start_label). Call before returning it.
+void set_start_label(G* g, const char* label);
 // local_work_pending reports whether the caller's P has goroutines waiting
 // in its run queue or the global one (an idle-priority worker yields then).
 bool local_work_pending();

@@ -434,6 +434,9 @@ int64_t earliest_timer();
 // goexit0 retires an exited G (on g0): dead, labels dropped, onto p's
 // free list with its stack; the main goroutine's exit ends the runtime.
 void goexit0(P* p, G* g);
+// exit_discarded ends the calling goroutine g at once, without unwinding:
+// the runtime is exiting and g waits for something that will never come.
+[[noreturn]] void exit_discarded(G* g);
 // allg_free_all deletes every G record (shutdown).
 void allg_free_all();
 // stack_scavenge gives back stack pages of a long-idle surplus of free Gs.

@@ -66,6 +66,17 @@ GORT_RACY_SNAPSHOT void report_not_stopped(const char* reason, int64_t waited_ns
   fflush(stderr);
 }
 
+// abandon_stop: main returned while this stop waited, and the Ms it waits
+// for have left; the stopping goroutine is discarded like every other one.
+[[noreturn]] void abandon_stop() {
+  {
+    std::lock_guard<std::mutex> l(sched.lock);
+    sched.gcwaiting.store(false);
+  }
+  g_worldsema.release();
+  exit_discarded(current_g());
+}
+
 // wait_for_stop sleeps until every P has stopped, re-sending preemption
 // requests and reporting stragglers once.
 void wait_for_stop(const char* reason, int64_t t0) {
@@ -75,6 +86,7 @@ void wait_for_stop(const char* reason, int64_t t0) {
   while (!sched.stopnote.is_set() && nanotime() < spin_until) cpu_relax();
   bool reported = false;
   while (!sched.stopnote.timed_sleep(kStopRetryNs)) {
+    if (sched.exiting.load()) abandon_stop();
     preemptall();
     int64_t waited = nanotime() - t0;
     if (!reported && waited >= kStopDiagnoseNs) {

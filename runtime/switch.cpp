@@ -345,6 +345,8 @@ void g_entry(ctx::transfer_t t) {
 
 }  // namespace
 
+void exit_discarded(G* g) { goexit(g); }
+
 // ---- The g0 side ----
 
 void execute(M* m, G* g, bool inherit) {
