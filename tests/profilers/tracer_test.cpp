@@ -326,3 +326,56 @@ BOOST_AUTO_TEST_CASE(cpu_samples_from_before_the_trace_are_left_out) {
     BOOST_TEST(out.find(" 0 CPU samples") != std::string::npos, out);
   }
 }
+
+// A concurrent collection shows in the trace as Go's does: a mark worker
+// starting with GoStartLabel "GC (…)" (what cmd/trace's MMU view counts as
+// GC time), assists by allocating goroutines, and both stop-the-world
+// pauses — sweep termination (kind 0) and mark termination (kind 1).
+BOOST_AUTO_TEST_CASE(gc_workers_assists_and_both_pauses_are_in_the_trace) {
+  std::string bytes;
+  gort::run_main(
+      [&] {
+        bytes = take_trace([] {
+          std::atomic<bool> stop{false};
+          gort::WaitGroup wg;
+          wg.add(2);
+          gort::go([&] {  // keeps both Ps busy without allocating: workers must mark
+            while (!stop.load()) gort::detail::preempt_check();
+            wg.done();
+          });
+          gort::go([&] {  // allocates through several cycles: assists
+            Node* keep = nullptr;
+            for (int i = 0; i < 400'000; i++) {
+              Node* n = gc::make<Node>();
+              n->next = i % 1000 == 0 ? nullptr : keep;
+              keep = n;
+            }
+            gc::collect();
+            stop.store(true);
+            wg.done();
+          });
+          wg.wait();
+        });
+      },
+      gort::Config{.gomaxprocs = 2});
+  std::string path = temp_path("gcmark");
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::string dump;
+  BOOST_REQUIRE(trace_check::run(trace_check::go_tool("trace") + " -d " + path, &dump) == 0);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = dump.find(what); at != std::string::npos; at = dump.find(what, at + 1)) n++;
+    return n;
+  };
+  BOOST_TEST_MESSAGE("GoStartLabel " << count("GoStartLabel") << ", assists " << count("GCMarkAssistStart")
+                                     << ", STW " << count("GCSTWStart") << ", GC " << count(" GCStart "));
+  BOOST_TEST(count("GoStartLabel") > 0u);
+  BOOST_TEST(count("label=GC (") + count("GC (fractional)") + count("GC (dedicated)") + count("GC (idle)") > 0u);
+  BOOST_TEST(count("GCMarkAssistStart") > 0u);
+  BOOST_TEST(count("GCSTWStart") >= 2 * count(" GCStart "));
+  BOOST_TEST(count(" GCStart ") > 0u);
+  bool ok = false;
+  std::string verdict = trace_check::check_go_trace(path, &ok);
+  BOOST_TEST(ok, verdict);
+  if (ok) std::remove(path.c_str());
+}
