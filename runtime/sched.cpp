@@ -10,6 +10,9 @@
 //      stacks. GOMAXPROCS Ps exist; an M must hold a P to run Gs.
 //
 // find_runnable looks for work in Go's order, one named step each:
+//   0. find_gc_worker    while the collector marks, its mark worker for
+//                        this P if its plan wants one (scan.h WorkerSource,
+//                        Go's findRunnableGCWorker)
 //   1. check_own_timers  fire the P's own due timers (only its own: other
 //                        Ps' timers are run by whoever steals from them)
 //      poll_if_due       a non-blocking netpoll if nobody has polled for
@@ -21,6 +24,8 @@
 //   4. steal_work        up to four rounds over the other Ps in random
 //                        order, taking half a victim's queue; the last round
 //                        also fires victims' due timers and takes runnext
+//   4b. find_gc_worker   (idle) an idle-priority mark worker, before the
+//                        P is given up
 //   5. release_p         nothing found: give the P back (re-checking the
 //                        global queue under sched.lock), then, if we were
 //                        spinning, re-check every queue (see below)
