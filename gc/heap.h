@@ -193,6 +193,8 @@ struct RootSlot {
   std::atomic<const void*> ptr{nullptr};
   RootSlot* next_free = nullptr;  // registry free list (registry lock)
 };
+// The barrier reads a slot through a plain pointer to its word.
+static_assert(sizeof(std::atomic<const void*>) == sizeof(void*) && std::atomic<const void*>::is_always_lock_free);
 RootSlot* root_acquire();
 void root_release(RootSlot* s);
 }  // namespace detail
@@ -233,8 +235,11 @@ class Root final {
  private:
   void set(T* p) {
     if (!slot_) slot_ = detail::root_acquire();
-    detail::shade(slot_->ptr.load(std::memory_order_relaxed));  // the hybrid barrier: old and new
-    detail::shade(p);
+    // The hybrid barrier, old and new value, as a Member store. The old
+    // value is read only inside the barrier: a copy of it left in this
+    // (inlined) caller's frame would keep the object alive.
+    if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
+      detail::write_barrier_slow(reinterpret_cast<void* const*>(&slot_->ptr), p);
     slot_->ptr.store(p, std::memory_order_relaxed);
   }
   detail::RootSlot* slot_;

@@ -89,13 +89,11 @@ bool scan_stack(G* g) {
   if (!g->scan_gen.compare_exchange_strong(v, gen | kScanBusy, std::memory_order_seq_cst)) return v == gen;
   GStatus s = g->status.load(std::memory_order_seq_cst);
   StackScanRange r;
-  if (s == GStatus::Idle || s == GStatus::Dead) {
-    g->scan_gen.store(gen, std::memory_order_release);  // nothing on it
-    return true;
-  }
-  if (!stack_scan_range(g, &r)) {  // running: give the claim back
+  if (s == GStatus::Idle || s == GStatus::Dead || !stack_scan_range(g, &r)) {
+    // A free record has nothing to scan (a spawn claims it for itself:
+    // note_new_stack), and a running G cannot be scanned: give it back.
     g->scan_gen.store(v, std::memory_order_release);
-    return false;
+    return s == GStatus::Idle || s == GStatus::Dead;
   }
   scan_fn.load(std::memory_order_relaxed)(r);
   g->scan_gen.store(gen, std::memory_order_release);
@@ -143,9 +141,14 @@ void note_new_stack(G* g) {
     g->scan_gen.store(0, std::memory_order_relaxed);
     return;
   }
+  // Shaded whatever scan_gen says (the record may have been scanned in an
+  // earlier life this cycle); the claim waits out a worker that is looking
+  // at the free record.
+  const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
   auto lo = reinterpret_cast<uintptr_t>(g->arg);
   transfer_barrier(g->arg, g->stack.hi - lo);
-  g->scan_gen.store(scan_gen_now.load(std::memory_order_relaxed), std::memory_order_release);
+  claim_waiting(g, gen);
+  g->scan_gen.store(gen, std::memory_order_release);
 }
 
 void set_transfer_barrier(TransferBarrier fn) { g_transfer_barrier.store(fn, std::memory_order_relaxed); }
