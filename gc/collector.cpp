@@ -419,7 +419,7 @@ void hold_mark_for_testing(bool hold) {
   if (!hold) try_finish_mark();  // no marker may be left to notice
 }
 bool mark_held() { return g_hold_mark.load(std::memory_order_acquire); }
-bool marking_for_testing() { return collector().cycle_active.load(std::memory_order_acquire); }
+bool marking_for_testing() { return mark_running(); }
 
 void try_finish_mark() {
   Collector& c = collector();

@@ -432,6 +432,8 @@ void drop_mark_work();
 // wake_assists wakes goroutines parked in "GC assist wait" (more credit,
 // or the mark ended).
 void wake_assists();
+// mark_running: between the two pauses of a cycle.
+bool mark_running();
 
 // ---- collector.cpp ----
 

@@ -249,6 +249,8 @@ void pay_assist_debt() {
   gort::emit_gc_event(gort::GcEvent::AssistDone);
 }
 
+bool mark_running() { return workers().marking.load(std::memory_order_acquire); }
+
 void wake_assists() {
   Workers& w = workers();
   std::vector<gort::G*> ready;

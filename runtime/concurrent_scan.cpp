@@ -116,7 +116,7 @@ void scan_before_resume(G* g) {
   if (!scans_active.load(std::memory_order_relaxed)) return;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
-  if (g->scan_gen.load(std::memory_order_relaxed) == gen) return;
+  if (g->scan_gen.load(std::memory_order_acquire) == gen) return;  // acquire: after the scanner's reads
   if (claim_waiting(g, gen) == gen) return;
   StackScanRange r;
   if (switched_out_range(g, &r)) scan_fn.load(std::memory_order_relaxed)(r);
@@ -128,7 +128,7 @@ void scan_own_stack_once() {
   if (g == nullptr || !scans_active.load(std::memory_order_acquire)) return;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
-  if (g->scan_gen.load(std::memory_order_relaxed) == gen) return;
+  if (g->scan_gen.load(std::memory_order_acquire) == gen) return;  // acquire: after the scanner's reads
   if (claim_waiting(g, gen) == gen) return;
   scan_own_stack(&own_range_scan, nullptr);
   g->scan_gen.store(gen, std::memory_order_release);
