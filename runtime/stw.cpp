@@ -81,9 +81,13 @@ GORT_RACY_SNAPSHOT void report_not_stopped(const char* reason, int64_t waited_ns
 // requests and reporting stragglers once.
 void wait_for_stop(const char* reason, int64_t t0) {
   // Spin a little first: the other Ms usually reach a safepoint within
-  // microseconds, and a futex wake-up alone costs tens of them.
+  // microseconds, and a futex wake-up alone costs tens of them. Spin by
+  // yielding the CPU: on a machine with more busy threads than CPUs (wrk
+  // beside gortd on two) the M we wait for may be the one waiting for a
+  // CPU, and burning ours only delays it (time-to-stop maximum 4.1 ms with
+  // a busy spin, 1.9 ms yielding, /alloc under wrk).
   int64_t spin_until = nanotime() + kStopSpinNs;
-  while (!sched.stopnote.is_set() && nanotime() < spin_until) cpu_relax();
+  while (!sched.stopnote.is_set() && nanotime() < spin_until) sched_yield();
   bool reported = false;
   while (!sched.stopnote.timed_sleep(kStopRetryNs)) {
     if (sched.exiting.load()) abandon_stop();
