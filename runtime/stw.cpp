@@ -17,6 +17,8 @@
 // cannot run (park_g and yield throw), and preemption requests are ignored.
 #include "runtime/stw.h"
 
+#include <sched.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
