@@ -20,13 +20,15 @@
 //       and no atomic read-modify-write: the goroutine stays on its P until
 //       its next safepoint (runtime/scan.h current_p_index).
 //
-// The collector (collector.cpp, mark.cpp, sweep.cpp) is a non-moving
-// mark-sweep. A cycle stops the world, finishes the previous cycle's
-// sweeping, flushes every P's cache, marks from the roots (goroutine stacks
-// conservatively, Root handles, registered ranges, root scanners) tracing
-// heap objects precisely through their trace(), flips the sweep generation
-// and restarts the world. Spans are then swept lazily — by the allocation
-// that wants a span of their class — and by a background sweeper goroutine.
+// The collector (collector.cpp, mark.cpp, mark_workers.cpp, sweep.cpp) is
+// a non-moving mark-sweep whose mark runs concurrently with the goroutines,
+// between two short stop-the-world pauses: sweep termination (caches
+// flushed, barriers on) and mark termination (barriers off, sweep
+// generation flipped). Goroutine stacks are scanned conservatively, once
+// each; heap objects are traced precisely through their trace(); mark
+// workers and allocating goroutines (assists) do the marking. Spans are then
+// swept lazily — by the allocation that wants a span of their class — by
+// allocation in proportion, and by a background sweeper goroutine.
 //
 // Sweep generations (Go's mspan.sweepgen, with g = g_sweepgen):
 //   span.sweepgen == g - 2   the span needs sweeping
@@ -41,7 +43,10 @@
 // cache, alloc count, bits): exactly one of — the P whose cache holds it,
 // the central list's lock holder while it sits on a list, the goroutine
 // that took it off a list to sweep it, or the collector with the world
-// stopped. Spans move between owners under the central lock.
+// stopped. Spans move between owners under the central lock. While a mark
+// runs, markers also read a span's free index (acquire; the owner publishes
+// it with release after marking the new slot), alloc bits (not written then:
+// nothing is swept during a mark), types and mark bits (atomic).
 #pragma once
 
 #include <atomic>
@@ -115,12 +120,12 @@ struct Span {
   uint64_t alloc_cache = 0;    // inverted alloc bits from freeindex's word, shifted to freeindex
   std::atomic<uint32_t> sweepgen{0};
   uint64_t alloc_bits[kBitmapWords] = {};  // allocated at the last sweep
-  uint64_t mark_bits[kBitmapWords] = {};   // marked this cycle (atomic or: marker, barrier)
+  uint64_t mark_bits[kBitmapWords] = {};   // marked this cycle (atomic or: markers, barrier, allocate-black)
   // Types of a scan span's objects: while every object has the same type,
   // uniform_type holds it (0: none allocated yet) and types is null; the
   // first object of another type makes the span mixed — types[slot] then
   // holds each object's type (kMixedTypes in uniform_type). Owner writes;
-  // the marker reads with the world stopped.
+  // markers read concurrently (type_of_concurrent).
   static constexpr uint16_t kMixedTypes = 0xffff;
   uint16_t uniform_type = 0;
   uint16_t* types = nullptr;
