@@ -412,7 +412,9 @@ void end_cycle() {
 
 }  // namespace
 
-std::atomic<bool> g_hold_mark{false};
+namespace {
+std::atomic<bool> g_hold_mark{false};  // hold_mark_for_testing
+}  // namespace
 
 void hold_mark_for_testing(bool hold) {
   g_hold_mark.store(hold, std::memory_order_release);

@@ -92,6 +92,15 @@ inline void shade(const void* p) {
   if (__builtin_expect(g_write_barrier_enabled.load(std::memory_order_relaxed), 0)) write_barrier_slow(nullptr, p);
 }
 
+// barrier is the write barrier for a store of new_value into *slot (a
+// Member, a raw traced field, a Root slot): it reads the old value only
+// inside write_barrier_slow, so no copy of it lingers in the (inlined)
+// caller's frame to keep the object alive.
+inline void barrier(const void* slot, const void* new_value) {
+  if (__builtin_expect(g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
+    write_barrier_slow(static_cast<void* const*>(slot), new_value);
+}
+
 // mark_from_visitor is the Visitor's way into the marker.
 void mark_from_visitor(Visitor& v, const void* p);
 
@@ -133,8 +142,7 @@ class Member final {
 
  private:
   void store(T* p) {
-    if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
-      detail::write_barrier_slow(reinterpret_cast<void* const*>(&ptr_), p);
+    detail::barrier(&ptr_, p);
     __atomic_store_n(&ptr_, p, __ATOMIC_RELAXED);
   }
   T* ptr_ = nullptr;
@@ -144,8 +152,7 @@ class Member final {
 // trace_raw, running the write barrier a Member store runs.
 template <class T>
 void traced_store(T** field, T* p) {
-  if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
-    detail::write_barrier_slow(reinterpret_cast<void* const*>(field), p);
+  detail::barrier(field, p);
   __atomic_store_n(field, p, __ATOMIC_RELAXED);
 }
 
@@ -235,11 +242,7 @@ class Root final {
  private:
   void set(T* p) {
     if (!slot_) slot_ = detail::root_acquire();
-    // The hybrid barrier, old and new value, as a Member store. The old
-    // value is read only inside the barrier: a copy of it left in this
-    // (inlined) caller's frame would keep the object alive.
-    if (__builtin_expect(detail::g_write_barrier_enabled.load(std::memory_order_relaxed), 0))
-      detail::write_barrier_slow(reinterpret_cast<void* const*>(&slot_->ptr), p);
+    detail::barrier(&slot_->ptr, p);  // the hybrid barrier, old and new value, as a Member store
     slot_->ptr.store(p, std::memory_order_relaxed);
   }
   detail::RootSlot* slot_;

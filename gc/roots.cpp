@@ -90,8 +90,7 @@ RootSlot* root_acquire() {
 void root_release(RootSlot* s) {
   RootRegistry& r = registry();
   std::lock_guard<std::mutex> guard(r.lock);
-  if (g_write_barrier_enabled.load(std::memory_order_relaxed))  // a deletion, as in Root::set
-    write_barrier_slow(reinterpret_cast<void* const*>(&s->ptr), nullptr);
+  barrier(&s->ptr, nullptr);  // a deletion, as in Root::set
   s->ptr.store(nullptr, std::memory_order_relaxed);
   s->next_free = r.free;
   r.free = s;

@@ -31,12 +31,12 @@
 namespace gort {
 
 std::atomic<TransferBarrier> g_transfer_barrier{nullptr};
+std::atomic<bool> g_scans_active{false};  // between begin_ and end_stack_scans
 
 namespace {
 
 constexpr uint32_t kScanBusy = uint32_t{1} << 31;
 
-std::atomic<bool> scans_active{false};       // between begin_ and end_stack_scans
 std::atomic<uint32_t> scan_gen_now{0};       // the cycle's gen (world stopped to write)
 std::atomic<StackScanFn> scan_fn{nullptr};
 std::atomic<WorkerSource> worker_source{nullptr};
@@ -76,10 +76,10 @@ void begin_stack_scans(uint32_t gen, StackScanFn fn) {
   if (gen == 0 || (gen & kScanBusy)) GORT_THROW("begin_stack_scans: bad generation");
   scan_fn.store(fn, std::memory_order_relaxed);
   scan_gen_now.store(gen, std::memory_order_relaxed);
-  scans_active.store(true, std::memory_order_release);
+  g_scans_active.store(true, std::memory_order_release);
 }
 
-void end_stack_scans() { scans_active.store(false, std::memory_order_release); }
+void end_stack_scans() { g_scans_active.store(false, std::memory_order_release); }
 
 bool scan_stack(G* g) {
   const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
@@ -110,14 +110,23 @@ void request_stack_scan(G* g) {
   if (g->status.load(std::memory_order_relaxed) == GStatus::Running) g->preempt.store(true, std::memory_order_relaxed);
 }
 
-// scan_before_resume: start_running's check (g's status is Running, its
-// context saved, and it has not run yet).
-void scan_before_resume(G* g) {
-  if (!scans_active.load(std::memory_order_relaxed)) return;
+// claim_own_scan: the goroutine's own side (its M resuming it, or the
+// goroutine itself). Returns true, holding the claim, when the stack still
+// needs this cycle's scan; the caller scans and then stores *gen. Waits out
+// a worker's scan in progress; the fence is the M's half of Dekker's
+// handshake (status Running is stored before it).
+bool claim_own_scan(G* g, uint32_t* gen) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
-  if (g->scan_gen.load(std::memory_order_acquire) == gen) return;  // acquire: after the scanner's reads
-  if (claim_waiting(g, gen) == gen) return;
+  *gen = scan_gen_now.load(std::memory_order_relaxed);
+  if (g->scan_gen.load(std::memory_order_acquire) == *gen) return false;  // acquire: after the scanner's reads
+  return claim_waiting(g, *gen) != *gen;
+}
+
+// scan_before_resume_slow: start_running's check while a mark runs (g's
+// status is Running, its context saved, and it has not run yet).
+void scan_before_resume_slow(G* g) {
+  uint32_t gen;
+  if (!claim_own_scan(g, &gen)) return;
   StackScanRange r;
   if (switched_out_range(g, &r)) scan_fn.load(std::memory_order_relaxed)(r);
   g->scan_gen.store(gen, std::memory_order_release);
@@ -125,11 +134,9 @@ void scan_before_resume(G* g) {
 
 void scan_own_stack_once() {
   G* g = detail::curg();
-  if (g == nullptr || !scans_active.load(std::memory_order_acquire)) return;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint32_t gen = scan_gen_now.load(std::memory_order_relaxed);
-  if (g->scan_gen.load(std::memory_order_acquire) == gen) return;  // acquire: after the scanner's reads
-  if (claim_waiting(g, gen) == gen) return;
+  if (g == nullptr || !g_scans_active.load(std::memory_order_acquire)) return;
+  uint32_t gen;
+  if (!claim_own_scan(g, &gen)) return;
   scan_own_stack(&own_range_scan, nullptr);
   g->scan_gen.store(gen, std::memory_order_release);
 }
@@ -137,7 +144,7 @@ void scan_own_stack_once() {
 // note_new_stack: a goroutine being spawned during a mark counts as scanned
 // once its closure — everything on its stack — is shaded.
 void note_new_stack(G* g) {
-  if (!scans_active.load(std::memory_order_acquire)) {
+  if (!g_scans_active.load(std::memory_order_acquire)) {
     g->scan_gen.store(0, std::memory_order_relaxed);
     return;
   }
@@ -175,7 +182,7 @@ GORT_TLS_READER bool local_work_pending() {
 void set_exit_hook(void (*fn)()) { exit_hook.store(fn, std::memory_order_release); }
 
 void run_exit_hook() {
-  scans_active.store(false, std::memory_order_relaxed);
+  g_scans_active.store(false, std::memory_order_relaxed);
   if (void (*fn)() = exit_hook.load(std::memory_order_acquire)) fn();
 }
 

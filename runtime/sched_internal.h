@@ -289,7 +289,11 @@ void ready_g(G* g, bool next = true);
 // concurrent_scan.cpp (scan.h): the scan of a goroutine's stack the M
 // resuming it owes the collector; a new goroutine's stack during a mark;
 // the collector's mark worker for p, readied, if it wants one there.
-void scan_before_resume(G* g);
+extern std::atomic<bool> g_scans_active;
+void scan_before_resume_slow(G* g);
+inline void scan_before_resume(G* g) {
+  if (GORT_UNLIKELY(g_scans_active.load(std::memory_order_relaxed))) scan_before_resume_slow(g);
+}
 void note_new_stack(G* g);
 G* find_gc_worker(P* p, bool idle);
 void run_exit_hook();  // end of run_main
