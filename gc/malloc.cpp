@@ -67,7 +67,7 @@ int64_t next_sample_bytes(MCache& c) {
 
 // sample records a sampled allocation: the profiler's hook, then a special
 // on the span so the sweep can report the free.
-__attribute__((noinline)) void sample(MCache& c, Span* s, uint32_t slot, void* obj, size_t bytes) {
+void sample(MCache& c, Span* s, uint32_t slot, void* obj, size_t bytes) {
   c.next_sample = next_sample_bytes(c);
   AllocSampleHook hook = g_alloc_hook.load(std::memory_order_acquire);
   if (!hook) return;
@@ -78,6 +78,28 @@ __attribute__((noinline)) void sample(MCache& c, Span* s, uint32_t slot, void* o
   s->specials->push_back({slot, static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX)), handle});
 }
 
+// count_down charges an allocation to P cache c's countdown to its next
+// sample, and samples when it runs out. A new rate or hook (a new epoch)
+// replaces the countdown first, on every path, so it reaches the very next
+// allocation: a P that last drew at 512 KiB would otherwise sample nothing
+// for its next 512 KiB after the rate became 1 (Go rereads MemProfileRate
+// on every allocation for the same reason).
+__attribute__((noinline)) void count_down_slow(MCache& c, Span* s, uint32_t slot, void* obj, size_t bytes) {
+  uint32_t epoch = g_sample_epoch.load(std::memory_order_relaxed);
+  if (c.sample_epoch != epoch) {
+    c.sample_epoch = epoch;
+    c.next_sample = next_sample_bytes(c) - static_cast<int64_t>(bytes);
+    if (c.next_sample >= 0) return;
+  }
+  sample(c, s, slot, obj, bytes);
+}
+__attribute__((always_inline)) inline void count_down(MCache& c, Span* s, uint32_t slot, void* obj, size_t bytes) {
+  if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0 ||
+                           c.sample_epoch != g_sample_epoch.load(std::memory_order_relaxed),
+                       0))
+    count_down_slow(c, s, slot, obj, bytes);
+}
+
 // hand_out finishes a small allocation from slot of s, P cache c's span:
 // zeroes the object, records its type, counts down to the next sample.
 __attribute__((always_inline)) inline void* hand_out(MCache& c, Span* s, uint32_t slot, size_t bytes, uint16_t type) {
@@ -86,7 +108,7 @@ __attribute__((always_inline)) inline void* hand_out(MCache& c, Span* s, uint32_
   zero_object(obj, s->elemsize);
   if (type) s->set_type(slot, type);
   if (__builtin_expect(g_alloc_black.load(std::memory_order_relaxed), 0)) c.black_bytes += s->elemsize;
-  if (__builtin_expect((c.next_sample -= static_cast<int64_t>(bytes)) < 0, 0)) sample(c, s, slot, obj, bytes);
+  count_down(c, s, slot, obj, bytes);
   return obj;
 }
 
@@ -149,7 +171,7 @@ void* allocate_large(size_t bytes, uint16_t type) {
   int p = gort::current_p_index();
   MCache& c = g_caches[p];
   if (black) c.black_bytes += s->elemsize;
-  if ((c.next_sample -= static_cast<int64_t>(bytes)) < 0) sample(c, s, 0, obj, bytes);
+  count_down(c, s, 0, obj, bytes);
   {
     std::lock_guard<SpinLock> guard(g_large.lock);
     g_large.lists[swept_index(g_sweepgen.load(std::memory_order_relaxed))].push(s);
@@ -168,10 +190,6 @@ void* allocate_slow(size_t bytes, uint16_t type) {
   if (bytes > kMaxSmallBytes) return allocate_large(bytes, type);
   int p = gort::current_p_index();
   MCache& c = g_caches[p];
-  if (c.sample_epoch != g_sample_epoch.load(std::memory_order_relaxed)) {
-    c.sample_epoch = g_sample_epoch.load(std::memory_order_relaxed);
-    c.next_sample = next_sample_bytes(c);
-  }
   int spc = span_class(size_to_class(bytes), type == 0);
   Span* s = c.alloc[spc];
   uint32_t slot = s->next_free_index();

@@ -1,9 +1,11 @@
 // alloc_test — the allocator: every size class hands out zeroed,
 // non-overlapping objects of at least the size asked; objects of two types
 // sharing a span are each traced with their own trace(); heap pointers are
-// recognized (interior ones too) and others are not; MemStats add up;
+// recognized (interior ones too) and others are not; MemStats add up; a
+// new profile rate reaches the very next allocation, large or small;
 // allocating off a goroutine is a fatal error with a clear message.
 #define BOOST_TEST_MODULE alloc
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <map>
@@ -11,6 +13,7 @@
 
 #include "../runtime/child_process.h"
 #include "gc/heap.h"
+#include "gc/hooks.h"
 #include "gc/sizeclasses.h"
 #include "gc/stats.h"
 #include "runtime/gort.h"
@@ -144,6 +147,40 @@ BOOST_AUTO_TEST_CASE(mem_stats_add_up) {
   BOOST_TEST(m.pause_ns[(m.num_gc + 255) % 256] > 0u);
   BOOST_TEST(m.last_gc > 1'600'000'000'000'000'000u);  // a Unix time in ns
   BOOST_TEST(m.next_gc >= (4u << 20));
+}
+
+namespace {
+std::atomic<int> samples{0};
+void* count_sample(void*, size_t) {
+  samples.fetch_add(1);
+  return nullptr;
+}
+}  // namespace
+
+// Each P counts down the bytes to its next sample; a rate set afterwards
+// must replace that countdown before the next allocation of either path,
+// or a P that last drew at 512 KiB samples nothing for the next 512 KiB.
+BOOST_AUTO_TEST_CASE(a_new_profile_rate_reaches_the_next_allocation_large_or_small) {
+  int large = -1, small = -1;
+  run_main([&] {
+    gc::set_alloc_sample_hooks(&count_sample, nullptr);
+    gc::set_mem_profile_rate(512 * 1024);
+    gc::alloc_bytes(64);  // this P's countdown now starts near 512 KiB
+    gc::set_mem_profile_rate(1);
+    int before = samples.load();
+    gc::alloc_bytes(100'000);
+    large = samples.load() - before;
+    gc::set_mem_profile_rate(512 * 1024);
+    gc::alloc_bytes(64);
+    gc::set_mem_profile_rate(1);
+    before = samples.load();
+    gc::alloc_bytes(64);
+    small = samples.load() - before;
+    gc::set_mem_profile_rate(512 * 1024);
+    gc::set_alloc_sample_hooks(nullptr, nullptr);
+  }, Config{.gomaxprocs = 1});
+  BOOST_TEST(large == 1);
+  BOOST_TEST(small == 1);
 }
 
 BOOST_AUTO_TEST_CASE(allocating_off_a_goroutine_is_fatal) {
