@@ -188,7 +188,6 @@ BOOST_AUTO_TEST_CASE(sampled_allocations_arrive_at_the_mean_rate) {
   run_main([&] {
     gc::set_alloc_sample_hooks(&count_sample, nullptr);
     int64_t prev = gc::set_mem_profile_rate(kRate);
-    gc::collect();  // every P's cache draws its next sample afresh
     samples.store(0);
     garbage(kBytes);
     gc::set_alloc_sample_hooks(nullptr, nullptr);

@@ -115,7 +115,7 @@ void in_goroutine(const std::function<void()>& fn) {
 void with_runtime(const std::function<void()>& body) {
   run_main([&] {
     static Enabled enabled;
-    collect_and_sweep();  // every P's cache now draws its next sample afresh
+    collect_and_sweep();  // start from a swept heap, the mark workers spawned
     body();
   }, Config{.gomaxprocs = 2});
 }
