@@ -231,9 +231,26 @@ struct Arena {
 };
 extern Arena g_arena;
 
+// ArenaExtent is the part of the arena handed out so far: {0, 0} before
+// heap_init. The first allocation initializes the arena while markers and
+// barriers may already be reading it (a forced collection can start before
+// any allocation), so heap_init publishes `used` last, with release: a
+// reader that sees it nonzero sees base and span_of_page too, and one that
+// does not sees an empty arena — never a new base with the old `used`.
+struct ArenaExtent {
+  uintptr_t base;
+  uintptr_t size;
+};
+inline ArenaExtent arena_extent() {
+  uintptr_t used = g_arena.used.load(std::memory_order_acquire);
+  if (used == 0) return {0, 0};
+  return {g_arena.base, used - g_arena.base};
+}
+
 inline Span* span_of(uintptr_t addr) {
-  uintptr_t off = addr - g_arena.base;
-  if (off >= g_arena.used.load(std::memory_order_relaxed) - g_arena.base) return nullptr;
+  ArenaExtent a = arena_extent();
+  uintptr_t off = addr - a.base;
+  if (off >= a.size) return nullptr;
   return __atomic_load_n(&g_arena.span_of_page[off >> kPageShift], __ATOMIC_ACQUIRE);
 }
 

@@ -152,8 +152,7 @@ inline void grey_conservative(uintptr_t p, std::vector<uintptr_t>& out, uint64_t
 // the common case — a word that is no heap pointer — to two compares with
 // the arena bounds loaded once.)
 GORT_CONSERVATIVE_SCAN void scan_words(uintptr_t lo, uintptr_t hi, std::vector<uintptr_t>& out, uint64_t& marked) {
-  uintptr_t base = g_arena.base;
-  uintptr_t size = g_arena.used.load(std::memory_order_relaxed) - base;
+  auto [base, size] = arena_extent();
   for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t)) {
     // A plain load: the word may be changing (a goroutine in a
     // BlockingSection writes its own non-heap locals); any value read is
@@ -223,8 +222,7 @@ GORT_CONSERVATIVE_SCAN void scan_stack_range(const gort::StackScanRange& r) {
 GORT_CONSERVATIVE_SCAN void shade_words(const void* p, size_t n) {
   auto lo = (reinterpret_cast<uintptr_t>(p) + 7) & ~uintptr_t{7};
   auto hi = (reinterpret_cast<uintptr_t>(p) + n) & ~uintptr_t{7};
-  uintptr_t base = g_arena.base;
-  uintptr_t size = g_arena.used.load(std::memory_order_relaxed) - base;
+  auto [base, size] = arena_extent();
   for (uintptr_t a = lo; a < hi; a += 8) {
     uintptr_t v = *reinterpret_cast<const uintptr_t*>(a);
     if (v - base < size) shade_into_p(v, true);

@@ -359,7 +359,7 @@ void start_scavenger() {
 
 void clear_all_mark_bits() {
   std::lock_guard<SpinLock> guard(heap.lock);
-  size_t pages = (g_arena.used.load(std::memory_order_relaxed) - g_arena.base) >> kPageShift;
+  size_t pages = arena_extent().size >> kPageShift;
   for (size_t p = 0; p < pages; p++) {
     Span* s = g_arena.span_of_page[p];
     if (s != nullptr && s->base == g_arena.base + (p << kPageShift)) std::memset(s->mark_bits, 0, sizeof(s->mark_bits));

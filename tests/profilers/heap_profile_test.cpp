@@ -278,6 +278,10 @@ BOOST_AUTO_TEST_CASE(debug1_text_parses_with_pprofs_legacy_grammar) {
         profilers::set_mem_profile_rate(1);
         std::vector<gc::Root<uint8_t>> keep;
         run_on_goroutine([&] { alloc_site_exact(keep, kObjects); });
+        // Some garbage too: pprof's legacy reader shows the alloc_* columns
+        // only when the header's alloc totals differ from its in-use ones,
+        // which in a test run first and alone they otherwise would not.
+        run_on_goroutine([] { alloc_site_sampled(10, kObjectBytes); });
         profilers::collect_for_heap_profile();
         text = profilers::heap_profile_text();
         profilers::set_mem_profile_rate(gc::kDefaultMemProfileRateBytes);
