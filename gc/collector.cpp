@@ -555,6 +555,7 @@ using detail::collector;
 CycleSummary collect() {
   detail::Collector& c = collector();
   uint32_t num = detail::start_cycle(true);
+  detail::scrub_dead_frames();  // where start_cycle scanned this stack
   c.mu.lock();
   while (c.completed < num) c.cv.wait();
   CycleSummary sum = c.last;

@@ -408,6 +408,16 @@ void grey_root_scanners();
 // drain marks until budget scan work is done, no work is left, or
 // should_stop(arg) (asked every 64 objects) says so; returns the work done.
 int64_t drain(Marker& m, int64_t budget, bool (*should_stop)(void*), void* arg);
+// scrub_dead_frames zeroes the kScrubBytes of stack below its caller,
+// where a marker's frames just were. Those frames hold addresses of
+// objects it marked, and the frames a park then builds over them keep
+// uninitialized slots; the parked goroutine's conservative scans would
+// find the addresses there and keep the objects alive a cycle longer, or
+// for as long as it stays parked (a mark worker, an assisting goroutine
+// gone to sleep). Markers call it before they park or go back to their
+// goroutine's own code. Go scans stacks precisely and needs no such step.
+inline constexpr size_t kScrubBytes = 8 * 1024;  // below the 16 KiB a smallest stack slot has
+void scrub_dead_frames();
 // work_available: some grey object or root job is waiting.
 bool work_available();
 // mark_work_done: no marker is draining, no work waits, every stack is

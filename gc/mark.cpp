@@ -333,6 +333,11 @@ void write_barrier_slow(void* const* slot, const void* new_value) {
 
 // ---- Draining ----
 
+__attribute__((noinline)) void scrub_dead_frames() {
+  char frames[kScrubBytes];
+  explicit_bzero(frames, sizeof frames);
+}
+
 int64_t drain(Marker& m, int64_t budget, bool (*should_stop)(void*), void* arg) {
   Visitor v = VisitorAccess::make(&m);
   g_mark.active.fetch_add(1, std::memory_order_acq_rel);

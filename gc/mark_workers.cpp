@@ -100,6 +100,7 @@ bool stop_idle(void*) { return gort::preempt_requested() || gort::local_work_pen
 void worker_loop() {
   Workers& w = workers();
   for (;;) {
+    scrub_dead_frames();  // the last drain's, before this goroutine sleeps on them
     gort::detail::park_current(&publish_parked, nullptr, gort::WaitReason::GCWorkerIdle);
     int p = gort::current_p_index();
     Mode mode = w.mode[p];
@@ -237,6 +238,7 @@ void pay_assist_debt() {
         w.cpu_ns[kAssistCpu].fetch_add(worked, std::memory_order_relaxed);
         note_mark_cpu(worked, 0);
         gort::emit_gc_event(gort::GcEvent::AssistDone);
+        scrub_dead_frames();
         gort::detail::park_current(&park_assist, nullptr, gort::WaitReason::GCAssistWait);
         t0 = gort::nanotime();
         gort::emit_gc_event(gort::GcEvent::AssistStart);
@@ -247,6 +249,7 @@ void pay_assist_debt() {
   w.cpu_ns[kAssistCpu].fetch_add(worked, std::memory_order_relaxed);
   note_mark_cpu(worked, 0);
   gort::emit_gc_event(gort::GcEvent::AssistDone);
+  scrub_dead_frames();  // before the goroutine's own frames grow over the drain's
 }
 
 bool mark_running() { return workers().marking.load(std::memory_order_acquire); }
