@@ -389,6 +389,11 @@ struct Marker {
   std::vector<uintptr_t> grey;
   uint64_t marked_bytes = 0;
   uint64_t scan_work = 0;  // heap bytes traced
+  // Set by drain: this marker was the last one out and left no work
+  // queued, so the mark's work may be over and it must try_finish_mark —
+  // nobody else may be left to notice (Go's "incnwait == work.nproc &&
+  // !gcMarkWorkAvailable" completion point, for workers and assists alike).
+  bool finish_point = false;
 };
 struct MarkTotals {
   uint64_t marked_bytes = 0;      // found live, including objects allocated black

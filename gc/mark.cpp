@@ -376,7 +376,10 @@ int64_t drain(Marker& m, int64_t budget, bool (*should_stop)(void*), void* arg) 
   g_mark.heap_scan_work.fetch_add(m.scan_work, std::memory_order_relaxed);
   m.marked_bytes = 0;
   m.scan_work = 0;
-  g_mark.active.fetch_sub(1, std::memory_order_acq_rel);
+  // The decrements are totally ordered, so exactly one of the markers
+  // leaving together reads 1 here: the last one out checks for work.
+  bool last = g_mark.active.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  m.finish_point = last && !work_available();
   return done;
 }
 

@@ -122,7 +122,13 @@ void worker_loop() {
       w.bg_credit.fetch_add(work, std::memory_order_relaxed);
       wake_assists();
     }
-    if (!gort::preempt_requested() && !work_available()) try_finish_mark();
+    // The last marker out with no work left: the assists may all be
+    // asleep in GC assist wait, and no P starts a worker while no work is
+    // queued, so nobody else would finish the mark. Whatever stopped the
+    // drain — sysmon's preemption request, or another finisher's
+    // stop-the-world, which try_finish_mark yields to — as Go's
+    // gcBgMarkWorker calls gcMarkDone.
+    if (m.finish_point) try_finish_mark();
   }
 }
 
@@ -228,10 +234,14 @@ void pay_assist_debt() {
     Marker m;
     int64_t done = drain(m, owed, &stop_dedicated, nullptr);
     *credit += static_cast<int64_t>(static_cast<double>(done) / per_byte) + (done > 0 ? 1 : 0);
+    // The last marker out with no work left tries to finish the mark even
+    // when its debt is paid (see worker_loop): it may have taken the work
+    // a worker left queued, and that worker is asleep.
+    if (m.finish_point) try_finish_mark();
     if (*credit >= 0) break;
     if (gort::preempt_requested()) break;  // a stop-the-world waits; pay the rest later
     if (done == 0 || !work_available()) {
-      try_finish_mark();
+      if (!m.finish_point) try_finish_mark();  // wait for the markers still draining
       if (!w.marking.load(std::memory_order_acquire) || mark_held()) break;
       if (!work_available()) {
         int64_t worked = gort::nanotime() - t0;
