@@ -14,10 +14,12 @@
 //   mark                concurrent: background workers and assists drain
 //   (goroutines run)    grey objects and root jobs (mark.cpp,
 //                       mark_workers.cpp); every stack is scanned once
-//   mark termination    when a marker finds no work anywhere: stop the
-//   (stop the world)    world, rescan what has no barrier (registered
-//                       ranges, stacks not yet scanned — goroutines that
-//                       never ran); if that found work, restart the world
+//   mark termination    when the last marker out of its drain finds no
+//   (stop the world)    work anywhere (try_finish_mark, which no such
+//                       check can miss): stop the world, rescan what
+//                       has no barrier (registered ranges, stacks not
+//                       yet scanned — goroutines that never ran); if
+//                       that found work, restart the world
 //                       and go on marking (Go's gcMarkDone does the same);
 //                       else turn the barriers off, flush the caches, flip
 //                       the sweep generation, reset heap_live to the marked
@@ -138,6 +140,7 @@ struct Collector {
   CycleSummary last;          // (mu) the last finished cycle
   std::atomic<bool> cycle_active{false};  // = running, read lock-free by the allocation path
   std::atomic<bool> finishing{false};     // a marker is checking for (or running) mark termination
+  std::atomic<bool> finish_asked{false};  // a marker asked while another was checking (try_finish_mark)
   bool marking_over = false;  // mark termination has run (finishing holder, world stopped)
   // The cycle in progress (its starter, then its finisher, ordered by the
   // stop-the-world pauses between them).
@@ -423,15 +426,20 @@ void hold_mark_for_testing(bool hold) {
 bool mark_held() { return g_hold_mark.load(std::memory_order_acquire); }
 bool marking_for_testing() { return mark_running(); }
 
-void try_finish_mark() {
+namespace {
+
+// finish_mark_once is one check by the holder of `finishing`: true when it
+// ran mark termination (and released the flag), false when the mark's work
+// is not over (or the cycle is, or the test holds it).
+bool finish_mark_once() {
   Collector& c = collector();
-  if (g_hold_mark.load(std::memory_order_acquire)) return;
-  if (c.finishing.exchange(true, std::memory_order_acq_rel)) return;  // another marker is at it
   for (;;) {
-    if (!c.cycle_active.load(std::memory_order_acquire) || c.marking_over) break;
+    c.finish_asked.store(false);  // requests from here on ask for a fresh look
+    if (g_hold_mark.load(std::memory_order_acquire)) return false;
+    if (!c.cycle_active.load(std::memory_order_acquire) || c.marking_over) return false;
     gort::scan_own_stack_once();
     if (!mark_work_done()) {
-      if (work_available()) break;  // a marker will drain it and come back here
+      if (work_available()) return false;  // a marker will drain it and come back here
       // Only stacks of running goroutines are left; they were asked to
       // stop at their next safepoint, where they are scanned.
       gort::yield();
@@ -443,16 +451,37 @@ void try_finish_mark() {
       // Work appeared after all (Go's gcMarkDone restarts the mark too).
       gort::start_the_world();
       gort::emit_gc_event(gort::GcEvent::StwDone);
-      break;
+      return false;
     }
     c.marking_over = true;
     c.t2 = gort::nanotime();
     c.limiter.start_gc_transition(false, c.t2);
-    c.finishing.store(false, std::memory_order_release);
+    c.finishing.store(false);
     end_cycle();
-    return;
+    return true;
   }
-  c.finishing.store(false, std::memory_order_release);
+}
+
+}  // namespace
+
+// try_finish_mark: one marker at a time checks whether the mark's work is
+// over and, if so, runs mark termination. A marker that finds another at it
+// leaves a request and returns; the checker, before it lets go, looks for
+// requests and checks again. Without that, a checker that saw work queued
+// (and concluded "a marker will drain it and come back here") could let go
+// just after the marker that drained it came back and found it busy — and
+// with everyone asleep, nobody would ever check again. The request and the
+// flag are seq_cst on both sides (Dekker's): either the asker takes the
+// flag, or the holder sees the request.
+void try_finish_mark() {
+  Collector& c = collector();
+  if (g_hold_mark.load(std::memory_order_acquire)) return;
+  c.finish_asked.store(true);
+  while (!c.finishing.exchange(true)) {
+    if (finish_mark_once()) return;  // mark termination ran (and let go)
+    c.finishing.store(false);
+    if (!c.finish_asked.load()) return;
+  }
 }
 
 namespace {
