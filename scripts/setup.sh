@@ -10,6 +10,8 @@ packages=(
   prometheus-cpp-dev libunwind-dev zlib1g-dev libbenchmark-dev libdw-dev
   clang-14 libclang-rt-14-dev
   golang-go prometheus wrk curl procps
+  libspdlog-dev libjs-chart.js golang-github-prometheus-client-golang-dev
+  chromium graphviz
 )
 
 missing=()
