@@ -5,6 +5,7 @@
 # `go tool pprof -base OLD -top NEW`. Both snapshots are kept, timestamped.
 # Fetching, auth, progress and load come from lib/profile-common.sh.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib/profile-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/profile-common.sh"
 PROG=profile-diff.sh
 

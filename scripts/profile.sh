@@ -4,6 +4,7 @@
 # print the command that opens it. scripts/profile-KIND.sh are thin wrappers.
 # The shared fetching, auth, progress and load code is lib/profile-common.sh.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib/profile-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/profile-common.sh"
 
 # Defaults for the duration of the profiles that have one.

@@ -6,6 +6,7 @@
 # The caller sets PROG (the name in error lines) and calls profile_init.
 # Every temporary file and the wrk process are tracked here and removed or
 # stopped on exit, so a failed or interrupted run leaves nothing behind.
+# shellcheck shell=bash
 
 # wrk's shape for --load: two threads (one per core on a small machine),
 # eight connections, so the service stays busy without queueing for long.
@@ -63,7 +64,9 @@ normalize_addr() {
 # check_seconds fails unless $2 (the value of option $1) is an integer in
 # [1, 3600] — gortd's own limit on a profile's duration.
 check_seconds() {
-  [[ "$2" =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 3600)) || die "bad $1 '$2': want whole seconds in [1, 3600]"
+  if ! [[ "$2" =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 3600)); then
+    die "bad $1 '$2': want whole seconds in [1, 3600]"
+  fi
 }
 
 # new_tmp NAME_TEMPLATE_DIR BASE sets REPLY to a new temporary file beside
