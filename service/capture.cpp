@@ -178,9 +178,11 @@ SlowRequestSnapshots::~SlowRequestSnapshots() { pending_->requests.close(); }
 void SlowRequestSnapshots::on_request(const RequestRecord& r) {
   // Profiles, traces and the dashboard's stream are long by design.
   if (r.duration_ns <= threshold_ns_ || r.route.rfind("/debug/", 0) == 0) return;
+  slow_.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = gort::nanotime();
   int64_t allowed = next_allowed_ns_.load(std::memory_order_relaxed);
   if (now < allowed || !next_allowed_ns_.compare_exchange_strong(allowed, now + window_ns_)) return;
+  taken_.fetch_add(1, std::memory_order_relaxed);
   char took[32];
   std::snprintf(took, sizeof took, "%.3fs", static_cast<double>(r.duration_ns) * 1e-9);
   pending_->requests.try_send(std::string(r.method) + " " + std::string(r.target) + " took " + took);

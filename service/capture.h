@@ -57,7 +57,9 @@ class SlowRequestSnapshots final : public RequestObserver {
   SlowRequestSnapshots(ProfileDir& dir, profilers::FlightRecorder& recorder, int64_t threshold_ns, int64_t window_ns);
   ~SlowRequestSnapshots() override;
   void on_request(const RequestRecord& r) override;
-  uint64_t saved() const { return saved_.load(std::memory_order_relaxed); }
+  uint64_t slow() const { return slow_.load(std::memory_order_relaxed); }    // slow requests seen
+  uint64_t taken() const { return taken_.load(std::memory_order_relaxed); }  // snapshots asked for (rate-limited)
+  uint64_t saved() const { return saved_.load(std::memory_order_relaxed); }  // snapshots written
 
   struct Pending;
 
@@ -66,7 +68,7 @@ class SlowRequestSnapshots final : public RequestObserver {
   profilers::FlightRecorder& recorder_;
   int64_t threshold_ns_, window_ns_;
   std::atomic<int64_t> next_allowed_ns_{0};  // nanotime before which no snapshot is taken
-  std::atomic<uint64_t> saved_{0};
+  std::atomic<uint64_t> slow_{0}, taken_{0}, saved_{0};
   std::shared_ptr<Pending> pending_;
 };
 

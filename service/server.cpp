@@ -218,9 +218,15 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
       f.counter("gort_flight_recorder_snapshots_total", "Trace files written by the flight recorder.",
                 static_cast<double>(st.snapshots));
     }
-    if (s.slow_requests)
-      f.counter("gort_slow_request_snapshots_total", "Flight recorder snapshots saved because a request was slow.",
+    if (s.slow_requests) {
+      f.counter("gort_slow_requests_total", "Requests slower than --slow-request (outside /debug/).",
+                static_cast<double>(s.slow_requests->slow()));
+      f.counter("gort_slow_request_snapshots_total",
+                "Flight recorder snapshots asked for by slow requests (at most one per window).",
+                static_cast<double>(s.slow_requests->taken()));
+      f.counter("gort_slow_request_snapshots_saved_total", "Flight recorder snapshots saved into --profile-dir.",
                 static_cast<double>(s.slow_requests->saved()));
+    }
   });
   s.main_ctx = {&s.main_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits, s.observers};
   s.debug_ctx = {&s.debug_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits, s.observers};
