@@ -118,7 +118,8 @@ def main():
         if a.then_js:
             r = chrome.call("Runtime.evaluate", {"expression": a.then_js, "returnByValue": True, "awaitPromise": True}, session)
             if "exceptionDetails" in r:
-                sys.exit(f"screenshot.py: --then-js failed: {r['exceptionDetails'].get('text')}")
+                d = r["exceptionDetails"]
+                sys.exit(f"screenshot.py: --then-js failed: {d.get('exception', {}).get('description') or d.get('text')}")
             if os.environ.get("SCREENSHOT_DEBUG"):
                 print(json.dumps(r.get("result", {}).get("value")), file=sys.stderr)
         time.sleep(a.settle_ms / 1000)

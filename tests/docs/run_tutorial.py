@@ -231,9 +231,9 @@ def run_section(section, args):
     os.symlink(os.path.abspath(args.gortd), os.path.join(workdir, "build", "service", "gortd"))
     os.symlink(os.path.abspath(args.scripts), os.path.join(workdir, "scripts"))
     # curl shows its progress meter when its output is not a terminal; the
-    # reader's curl writes to one, so the test's stays quiet too.
+    # reader's curl writes to one, so the test's shows none either.
     with open(os.path.join(workdir, ".curlrc"), "w") as f:
-        f.write("silent\nshow-error\n")
+        f.write("no-progress-meter\n")
     env = dict(os.environ, PPROF_TMPDIR=workdir, BROWSER="true", CURL_HOME=workdir)
     shell = Shell(workdir, env)
     addr = None
