@@ -88,20 +88,23 @@ wait_for "gortd's listening line" grep -q 'gortd listening on' "$tmp/gortd.log"
 addr=$(grep -o 'gortd listening on [^ ]*' "$tmp/gortd.log" | awk '{print $4}')
 base=http://$addr
 
-# load SECONDS runs the pictures' traffic: /work (the CPU hot spot) on four
-# connections, and the collected heap and scatter-gather beside it.
-load() {
-  wrk -t2 -c4 -d"$1s" "$base/work?n=1000000" >/dev/null 2>&1 &
-  pids+=($!)
-  wrk -t1 -c1 -d"$1s" "$base/alloc?kb=256" >/dev/null 2>&1 &
-  pids+=($!)
-  wrk -t1 -c1 -d"$1s" "$base/fanout?g=8&n=2000000" >/dev/null 2>&1 &
-  pids+=($!)
-}
+# The pictures' traffic, for the whole run: /work (the CPU hot spot) on four
+# connections, and beside it the collected heap (a ring of 64 lists of
+# 256 KiB keeps ~20 MiB live, so the heap saws between live and goal) and
+# scatter-gather. The dashboard page draws what it receives from when it
+# opens, a point a second, over a two-minute axis; the load lasts until it
+# has DASHBOARD_POINTS.
+readonly LOAD_SECONDS=100
+readonly DASHBOARD_POINTS=70  # one a second, from when the page opens (~20 s in)
+wrk -t2 -c4 -d"${LOAD_SECONDS}s" "$base/work?n=1000000" >/dev/null 2>&1 &
+pids+=($!)
+wrk -t1 -c1 -d"${LOAD_SECONDS}s" "$base/alloc?kb=256&keep=64" >/dev/null 2>&1 &
+pids+=($!)
+wrk -t1 -c1 -d"${LOAD_SECONDS}s" "$base/fanout?g=8&n=2000000" >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
 
 # (a) a CPU profile under load: flame graph and call graph.
-load 8
-sleep 1
 curl -sSf -o "$tmp/cpu.pb.gz" "$base/debug/pprof/profile?seconds=5" || die "CPU profile failed"
 port=$(free_port)
 go tool pprof -http="127.0.0.1:$port" -no_browser "$tmp/cpu.pb.gz" >"$tmp/pprof.log" 2>&1 &
@@ -116,21 +119,7 @@ go tool pprof -dot -nodefraction=0.02 -edgefraction=0.01 "$tmp/cpu.pb.gz" 2>/dev
   dot -Tpng -Gdpi=72 -Gsize="$((WIDTH_PX / 72)),40" -o "$OUT/callgraph.png" || die "call graph failed"
 check_size "$OUT/callgraph.png"
 
-# (b) the dashboard, after some seconds of load so its charts have history.
-if [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/debug/ui") == 200 ]]; then
-  load 25
-  # Chart.js keeps its charts in Chart.instances; wait until each has ten points.
-  shot "$base/debug/ui" "$OUT/dashboard.png" 1000 \
-    "window.Chart && Object.values(Chart.instances).length > 0 &&
-     Object.values(Chart.instances).every(c => c.data.datasets.some(d => d.data.length >= 10))"
-  check_size "$OUT/dashboard.png"
-else
-  echo "docs-pictures.sh: gortd has no /debug/ui: dashboard.png not made" >&2
-fi
-
-# (c) an execution trace under load, in go tool trace's timeline.
-load 4
-sleep 1
+# (b) an execution trace under load, in go tool trace's timeline.
 curl -sSf -o "$tmp/trace.out" "$base/debug/pprof/trace?seconds=1" || die "trace failed"
 BROWSER=true go tool trace -http=127.0.0.1:0 "$tmp/trace.out" >"$tmp/trace.log" 2>&1 &
 pids+=($!)
@@ -146,3 +135,14 @@ shot "$trace_url/trace" "$OUT/trace.png" 360 \
   "for (const e of Array.from(document.querySelectorAll('tr-ui-b-info-bar, tr-ui-a-analysis-view, tr-ui-b-drag-handle')))
      e.style.display = 'none'"
 check_size "$OUT/trace.png"
+
+# (c) the dashboard, once its charts have DASHBOARD_POINTS of history.
+if [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/debug/ui") == 200 ]]; then
+  # Chart.js keeps its charts in Chart.instances.
+  shot "$base/debug/ui" "$OUT/dashboard.png" 1000 \
+    "window.Chart && Object.values(Chart.instances).length > 0 &&
+     Object.values(Chart.instances).every(c => c.data.datasets.some(d => d.data.length >= $DASHBOARD_POINTS))"
+  check_size "$OUT/dashboard.png"
+else
+  echo "docs-pictures.sh: gortd has no /debug/ui: dashboard.png not made" >&2
+fi

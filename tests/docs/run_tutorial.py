@@ -33,6 +33,7 @@ Usage: run_tutorial.py --tutorial FILE --list
 """
 
 import argparse
+import glob
 import os
 import re
 import select
@@ -226,6 +227,9 @@ def check(cmd, shell, text):
 
 
 def run_section(section, args):
+    if args.work_root:  # a failed run's directory stays until the section runs again
+        for old in glob.glob(os.path.join(args.work_root, f"tutorial-{section.slug}-*")):
+            shutil.rmtree(old, ignore_errors=True)
     workdir = tempfile.mkdtemp(prefix=f"tutorial-{section.slug}-", dir=args.work_root)
     os.makedirs(os.path.join(workdir, "build", "service"))
     os.symlink(os.path.abspath(args.gortd), os.path.join(workdir, "build", "service", "gortd"))
