@@ -50,6 +50,8 @@ START_TIMEOUT_S = 30        # gortd prints its listening line within millisecond
 OUTPUT_LINES_SHOWN = 40     # per command, in the test log
 
 GORTD_START = re.compile(r"^(?:\w+=\S*\s+)*build/service/gortd\b.*&\s*$")
+# Commands that serve a web UI and open a browser: they never end by themselves.
+OPENS_BROWSER = re.compile(r"go tool pprof\b.*\s-http|go tool trace\s(?!.*\s-(d|pprof)\b)")
 CHECK = re.compile(r"^#\s*(expect|eventually|headless):\s?(.*)$")
 
 
@@ -119,7 +121,16 @@ def parse(path):
         if complete(pending.text):
             section.commands.append(pending)
             pending = None
-    return [s for s in sections if s.commands]
+    sections = [s for s in sections if s.commands]
+    for s in sections:
+        for c in s.commands:
+            if OPENS_BROWSER.search(c.text) and not c.headless:
+                sys.exit(f"{path}:{c.line}: `{c.text}` opens a browser: add a '# headless: CMD' line")
+    slugs = [s.slug for s in sections]
+    for slug in set(slugs):
+        if slugs.count(slug) > 1:
+            sys.exit(f"{path}: two sections are named {slug}")
+    return sections
 
 
 class Shell:
