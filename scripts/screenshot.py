@@ -15,8 +15,10 @@ Usage: screenshot.py URL OUT.png [--width W] [--height H] [--wait-js EXPR]
 
 import argparse
 import base64
+import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -33,8 +35,11 @@ class Chromium:
         self.from_chrome, from_chrome_w = os.pipe()
 
         def plumb():  # in the child: the pipe ends become fds 3 and 4
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # Move both above 4 first, so neither dup2 overwrites the other.
+            high_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
+            high_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
 
         exe = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
         self.proc = subprocess.Popen(
@@ -59,7 +64,8 @@ class Chromium:
         deadline = time.monotonic() + timeout
         while True:
             while b"\0" not in self.buf:
-                if time.monotonic() > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.from_chrome], [], [], left)[0]:
                     raise RuntimeError(f"chromium did not answer {method} within {timeout}s")
                 chunk = os.read(self.from_chrome, 1 << 16)
                 if not chunk:
