@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-context1.81-dev libboost-test1.81-dev
   libboost-program-options1.81-dev
   prometheus-cpp-dev libunwind-dev zlib1g-dev libbenchmark-dev libdw-dev
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev python3
   golang-go prometheus wrk curl procps
   libspdlog-dev libjs-chart.js golang-github-prometheus-client-golang-dev
   chromium graphviz
