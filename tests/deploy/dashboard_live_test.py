@@ -16,10 +16,9 @@ import math
 import os
 import re
 import subprocess
-import tempfile
 import time
 
-from deploy_harness import Gortd, Prometheus, fail, log, spawn, wait_until
+from deploy_harness import Gortd, Prometheus, fail, log, spawn, wait_until, workdir
 
 # RATE_INTERVAL_S is Grafana's $__rate_interval for a 1 s scrape interval:
 # max($__interval + scrape interval, 4 * scrape interval).
@@ -76,7 +75,7 @@ def main():
     with open(os.path.join(deploy, "grafana/dashboards/gortd.json")) as f:
         dash = json.load(f)
 
-    workdir = tempfile.mkdtemp(prefix="gort-dashboard-")
+    tmp = workdir(prefix="gort-dashboard-")
     gortd = Gortd(a.gortd, env_add={"GOMEMLIMIT": GOMEMLIMIT})
     target = "127.0.0.1:%d" % gortd.port
     log("gortd on " + target)
@@ -86,8 +85,8 @@ def main():
 
     with open(os.path.join(deploy, "prometheus.yml")) as f:
         config = rewrite_config(f.read(), target, os.path.join(deploy, "alerts.yml"))
-    prom = Prometheus(a.prometheus, config, workdir)
-    log("Prometheus on %s, storage in %s" % (prom.base, workdir))
+    prom = Prometheus(a.prometheus, config, tmp)
+    log("Prometheus on %s, storage in %s" % (prom.base, tmp))
 
     def target_up():
         r = prom.api("targets")

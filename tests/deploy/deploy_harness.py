@@ -4,8 +4,10 @@
 # wrk) as children that are always killed on exit, poll conditions under a
 # deadline, and plain HTTP GETs. Python 3 standard library only.
 import atexit
+import ctypes
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,17 +23,35 @@ import urllib.request
 PATIENCE_S = 60
 
 _children = []
+_workdirs = []
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 
 
-def _kill_children():
+def _cleanup():
     for p in _children:
         if p.poll() is None:
             p.kill()
             p.wait()
+    for d in _workdirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
-atexit.register(_kill_children)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # ctest's timeout: still run atexit
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still clean up when told to stop
+
+
+def _die_with_parent():
+    # A child gets SIGKILL when the test dies, even by SIGKILL (a ctest
+    # timeout), so no gortd, Prometheus or wrk outlives it.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def workdir(prefix):
+    """workdir returns a new temporary directory removed when the test exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _workdirs.append(d)
+    return d
 
 
 def fail(msg):
@@ -44,8 +64,8 @@ def log(msg):
 
 
 def spawn(argv, env=None, **kw):
-    """spawn starts argv as a child killed when the test exits."""
-    p = subprocess.Popen(argv, env=env, **kw)
+    """spawn starts argv as a child killed when the test exits or dies."""
+    p = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent, **kw)
     _children.append(p)
     return p
 
@@ -115,16 +135,16 @@ class Prometheus:
     """Prometheus runs Debian's real Prometheus server with config_text on a
     free loopback port and temporary storage, and waits until it is ready."""
 
-    def __init__(self, path, config_text, workdir):
-        cfg = os.path.join(workdir, "prometheus.yml")
+    def __init__(self, path, config_text, tmp):
+        cfg = os.path.join(tmp, "prometheus.yml")
         with open(cfg, "w") as f:
             f.write(config_text)
         for attempt in range(3):  # the free port may be taken before Prometheus binds it
             self.port = free_port()
             self.base = "http://127.0.0.1:%d" % self.port
-            logf = open(os.path.join(workdir, "prometheus-%d.log" % attempt), "w+")
+            logf = open(os.path.join(tmp, "prometheus-%d.log" % attempt), "w+")
             self.proc = spawn([path, "--config.file=" + cfg,
-                               "--storage.tsdb.path=" + tempfile.mkdtemp(dir=workdir),
+                               "--storage.tsdb.path=" + tempfile.mkdtemp(dir=tmp),
                                "--web.listen-address=127.0.0.1:%d" % self.port,
                                "--log.level=warn"],
                               stdout=logf, stderr=subprocess.STDOUT)

@@ -15,13 +15,12 @@ import argparse
 import os
 import re
 import subprocess
-import tempfile
 import threading
 import urllib.parse
 
 import yaml
 
-from deploy_harness import Gortd, fail, log, spawn
+from deploy_harness import Gortd, fail, log, spawn, workdir
 
 # ALLOY_DEFAULTS is pyroscope.scrape's DefaultProfilingConfig (grafana/alloy,
 # internal/component/pyroscope/scrape/scrape.go): type -> (enabled, path,
@@ -151,7 +150,7 @@ def main():
     for path in LOAD:
         spawn([a.wrk, "-t1", "-c1", "-d90s", "--timeout", "30s", gortd.base + path],
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workdir = tempfile.mkdtemp(prefix="gort-profiling-")
+    tmp = workdir(prefix="gort-profiling-")
     lock = threading.Lock()
 
     def check(name, url, path):
@@ -161,7 +160,7 @@ def main():
         elif body[:2] != b"\x1f\x8b":
             problem = "not gzipped profile.proto (starts %r)" % body[:8]
         else:
-            types, problem = pprof_raw(a.go, body, workdir, name)
+            types, problem = pprof_raw(a.go, body, tmp, name)
             if not problem and types != SAMPLE_TYPES[path]:
                 problem = "sample types %r, Go's are %r" % (types, SAMPLE_TYPES[path])
         with lock:
