@@ -7,8 +7,9 @@
 #     scripts/setup.sh that gortd builds with;
 #   - the runtime stage installs exactly the packages that own the shared
 #     libraries `ldd gortd` lists (dpkg -S), plus curl for the health check;
-#   - COPY sources exist and .dockerignore lets them in; the binary copied
-#     from the build stage is where that stage's cmake puts it;
+#   - COPY sources exist and .dockerignore lets them in; the build stage's
+#     cmake configure succeeds on exactly what COPY brings in; the binary
+#     copied from the build stage is where that stage's cmake puts it;
 #   - a non-root USER, EXPOSE 8080, a HEALTHCHECK, ENTRYPOINT gortd --addr
 #     0.0.0.0:8080;
 #   - compose.yaml parses, every file it mounts or builds from exists, and
@@ -22,8 +23,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from urllib.parse import urlparse
 
 import yaml
@@ -169,16 +172,31 @@ def check_dockerfile(root, gortd):
     with open(os.path.join(root, ".dockerignore")) as f:
         ignore = [l.strip() for l in f if l.strip() and not l.startswith("#")]
     workdir = "/"
+    context = tempfile.mkdtemp(prefix="gort-docker-context-")  # the build stage's WORKDIR, as COPY fills it
     for instr, args in build:
         if instr == "WORKDIR":
             workdir = args
         if instr == "COPY" and "--from" not in args:
-            *srcs, _dst = shlex.split(args)
+            *srcs, dst = shlex.split(args)
             for s in srcs:
                 if not os.path.exists(os.path.join(root, s)):
                     err("Dockerfile: COPY source %s does not exist" % s)
                 elif not dockerignore_allows(ignore, s):
                     err("Dockerfile: COPY source %s is excluded by .dockerignore" % s)
+                elif os.path.isdir(os.path.join(root, s)):
+                    shutil.copytree(os.path.join(root, s), os.path.join(context, dst))
+                else:
+                    shutil.copy(os.path.join(root, s), os.path.join(context, dst))
+    # The build stage's cmake configure must succeed on what COPY brought in.
+    configure = next((c.strip() for i, a in build if i == "RUN" for c in a.split("&&")
+                      if c.strip().startswith("cmake -S")), None)
+    if not configure:
+        err("Dockerfile build stage: no `cmake -S ...` configure step")
+    else:
+        r = subprocess.run(shlex.split(configure), cwd=context, capture_output=True, text=True)
+        if r.returncode != 0:
+            err("Dockerfile build stage: `%s` fails on the COPY set: %s" % (configure, (r.stderr or r.stdout)[-800:]))
+    shutil.rmtree(context, ignore_errors=True)
     build_dir = re.search(r"-B\s+(\S+)", runs).group(1)
     want_bin = os.path.join(workdir, build_dir, "service/gortd")
     if not gortd.endswith("/service/gortd"):
