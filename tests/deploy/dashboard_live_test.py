@@ -7,7 +7,8 @@
 # variables substituted as Grafana would, must return data through
 # /api/v1/query; the $job and $instance variable queries must find this
 # gortd; every alert rule of deploy/alerts.yml must load, evaluate without
-# error, and its expression must run. Waits for conditions under deadlines.
+# error, and its expression must run; and the load's 20% of 5xx on /error
+# must set GortdHighErrorRatio pending. Waits for conditions under deadlines.
 #
 # usage: dashboard_live_test.py --gortd PATH --prometheus PATH --wrk PATH --deploy DIR
 import argparse
@@ -166,6 +167,15 @@ def main():
                             % (x["name"], x.get("health"), x.get("lastError", ""), r.get("status"), r.get("error", "")))
         else:
             log("ok   alert %s evaluates (%s now)" % (x["name"], x.get("state")))
+
+    # The load's 20% of 5xx on /error is an error ratio the alert catches:
+    # GortdHighErrorRatio goes pending (it fires after 5 minutes of it).
+    def error_alert_active():
+        r = prom.api("alerts")
+        return [x for x in r.get("data", {}).get("alerts", [])
+                if x["labels"].get("alertname") == "GortdHighErrorRatio" and x["labels"].get("path") == "/error"]
+    active = wait_until("GortdHighErrorRatio to go pending on /error's 20% of 5xx", error_alert_active)
+    log("ok   GortdHighErrorRatio is %s on /error: %s" % (active[0]["state"], active[0]["annotations"].get("summary")))
 
     if failures:
         for f_ in failures:
