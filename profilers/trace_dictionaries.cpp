@@ -26,6 +26,7 @@
 #include "profilers/symbolize.h"
 #include "profilers/trace_buffer.h"
 #include "profilers/trace_tables.h"
+#include "runtime/gort.h"
 
 namespace profilers::trace {
 
@@ -78,6 +79,7 @@ std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, 
   uint64_t next_synthetic = kSyntheticPcBase;
   std::string body;
   stacks.for_each([&](uint32_t id, const uintptr_t* pcs, int n) {
+    gort::preempt_check();  // symbolizing thousands of stacks takes a while
     struct Out {
       uint64_t pc, fn, file, line;
     };

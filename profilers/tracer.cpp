@@ -51,6 +51,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -150,6 +151,7 @@ class Tracer final : public gort::SchedObserver {
   void snapshot(int64_t t0, uint64_t heap_live, uint64_t heap_goal);
   void close(int64_t ts);
   void flush_all();
+  void cut(int64_t ts, uint64_t heap_live, uint64_t heap_goal, ExecutionTracer::Cut* out);
 
   // ---- the reader ----
 
@@ -187,6 +189,7 @@ class Tracer final : public gort::SchedObserver {
   // ---- scheduler events ----
 
   void on_go_create(int64_t ts, G* g, G* parent) override {
+    PlessGuard guard(*this);
     gort::TraceSlot& slot = gort::trace_slot(g);
     uint64_t w = slot.word.load(std::memory_order_acquire);
     // Already in this trace: declared by the start snapshot — unless the
@@ -233,6 +236,7 @@ class Tracer final : public gort::SchedObserver {
   void on_go_end(int64_t ts, G* g) override { leave(ts, g, kEvGoEnd, kGDead); }
 
   void on_go_unblock(int64_t ts, G* g, G* by) override {
+    PlessGuard guard(*this);
     gort::TraceSlot& slot = gort::trace_slot(g);
     uint64_t w = slot.word.load(std::memory_order_acquire);
     // The start snapshot may be declaring g right now: wait for its verdict.
@@ -272,6 +276,7 @@ class Tracer final : public gort::SchedObserver {
   }
 
   void on_go_syscall_exit(int64_t ts, G* g, bool lost_p) override {
+    PlessGuard guard(*this);
     gort::TraceSlot& slot = gort::trace_slot(g);
     uint64_t w = slot.word.load(std::memory_order_acquire);
     if (gen_of(w) != gen_) return;
@@ -417,6 +422,27 @@ class Tracer final : public gort::SchedObserver {
   uint64_t string_id(std::string_view s) { return strings_.id(s); }
 
  private:
+  // PlessGuard serializes a state transition made by a thread without a P
+  // (its CAS of the goroutine's slot and its event) with a cut, which must
+  // see every goroutine's state and the stream agree. Threads with a P
+  // need nothing: a cut runs with the world stopped. Free for them.
+  class PlessGuard final {
+   public:
+    explicit PlessGuard(Tracer& t) {
+      if (gort::observer_p() >= 0) return;
+      mu_ = &t.pless_mu_;
+      mu_->lock();
+    }
+    ~PlessGuard() {
+      if (mu_ != nullptr) mu_->unlock();
+    }
+    PlessGuard(const PlessGuard&) = delete;
+    PlessGuard& operator=(const PlessGuard&) = delete;
+
+   private:
+    std::mutex* mu_ = nullptr;
+  };
+
   static uint64_t goid(const G* g) { return static_cast<uint64_t>(gort::goroutine_id(g)); }
 
   // own_stack is the calling code's stack (the tracer's frames are cut
@@ -562,6 +588,7 @@ class Tracer final : public gort::SchedObserver {
   StringTable strings_;
   std::vector<PState> ps_;  // one per P; each touched only by its P's holder
 
+  std::mutex pless_mu_;  // P-less transitions against cuts (PlessGuard); before nop_mu_
   std::mutex nop_mu_;
   TraceBuffer* nop_buf_ = nullptr;  // guarded by nop_mu_
   std::mutex cpu_mu_;
@@ -682,6 +709,125 @@ void Tracer::flush_all() {
   cpu_buf_ = nullptr;
 }
 
+// SideBatches collects events written outside the streams — a cut's
+// prologue and epilogue — as batches of one P, at one time.
+class SideBatches final {
+ public:
+  SideBatches(uint64_t p, int64_t ts) : p_(p), ts_(ts) {}
+  // room returns a buffer with room for `need` bytes.
+  TraceBuffer& room(size_t need) {
+    if (bufs_.empty() || !bufs_.back()->has_room(need)) {
+      bufs_.push_back(std::make_unique<TraceBuffer>());
+      bufs_.back()->reset(p_, ts_);
+    }
+    return *bufs_.back();
+  }
+  int64_t ts() const { return ts_; }
+  void append_to(std::string* out) const {
+    for (const auto& b : bufs_)
+      if (!b->empty_batch()) out->append(b->bytes());
+  }
+
+ private:
+  uint64_t p_;
+  int64_t ts_;
+  std::vector<std::unique_ptr<TraceBuffer>> bufs_;
+};
+
+// cut marks a point where a trace file cut from this stream may begin or
+// end (ExecutionTracer::cut). World stopped, no GC cycle running: the only
+// goroutine running in the trace is the caller, on its P; every other P is
+// stopped. P-less transitions are held off (pless_mu_) for the whole cut.
+//
+// Nothing is written into the streams, which go on as if nothing happened:
+// the batches so far are handed out whole (`before`), and the prologue and
+// epilogue are side batches a file puts around the stream bytes it takes.
+// The prologue declares the trace state at the cut exactly as a start
+// snapshot would (so its sequence numbers start again from 0 or 1); the
+// seq table tells the file writer how to renumber the stream's later
+// events of each declared goroutine to follow on from the prologue.
+void Tracer::cut(int64_t ts, uint64_t heap_live, uint64_t heap_goal, ExecutionTracer::Cut* out) {
+  std::lock_guard<std::mutex> pless(pless_mu_);
+  G* self = gort::current_g();
+  const int me = gort::current_p_index();
+  out->ts = ts;
+  out->gc_seq = gc_seq_;  // no cycle runs (gc::hold_cycles)
+  {
+    std::lock_guard<std::mutex> nop(nop_mu_);
+    std::lock_guard<std::mutex> cpu(cpu_mu_);
+    for (PState& ps : ps_) {
+      if (ps.buf != nullptr) enqueue(ps.buf);
+      ps.buf = nullptr;
+    }
+    if (nop_buf_ != nullptr) enqueue(nop_buf_);
+    nop_buf_ = nullptr;
+    if (cpu_buf_ != nullptr) enqueue(cpu_buf_);
+    cpu_buf_ = nullptr;
+  }
+  take(&out->before);
+
+  // Epilogue: what stop would close at this moment, without changing the
+  // state (the stream goes on).
+  for (size_t i = 0; i < ps_.size(); i++) {
+    const PState& ps = ps_[i];
+    if (ps.cur == nullptr && !ps.sweeping && !ps.started) continue;
+    if (static_cast<int>(i) != me || (ps.cur != nullptr && ps.cur != self))
+      inconsistent_.fetch_add(1, std::memory_order_relaxed);
+    SideBatches side(i, ts);
+    TraceBuffer& b = side.room(4 * kMaxEventBytes);
+    if (ps.cur != nullptr) b.event(kEvGoSched, ts, {0});
+    if (ps.sweeping) b.event(kEvGCSweepDone, ts, {0, 0});
+    if (ps.started) b.event(kEvProcStop, ts, {});
+    side.append_to(&out->epilogue);
+  }
+
+  // Prologue: the start snapshot's declarations, from the tracer's own
+  // view of each goroutine (what the stream so far says).
+  SideBatches side(static_cast<uint64_t>(me), ts);
+  const gort::ThreadInfo* thread = gort::current_thread();
+  side.room(kMaxEventBytes)
+      .event(kEvProcStart, ts, {thread != nullptr ? static_cast<uint64_t>(thread->m_id) : 0});
+  uint64_t self_base = 0;
+  gort::for_each_goroutine([&](G* g) {
+    gort::TraceSlot& slot = gort::trace_slot(g);
+    uint64_t w = slot.word.load(std::memory_order_acquire);
+    if (gen_of(w) != gen_) return;  // not in this trace (dead before it, or an idle record)
+    GState st = state_of(w);
+    uint8_t extra = 0;
+    switch (st) {
+      case kGRunnable: break;
+      case kGWaiting: extra = kEvGoWaiting; break;
+      case kGSysBlocked: extra = kEvGoInSyscall; break;
+      case kGRunning:
+      case kGSyscall:
+        if (g == self) break;
+        inconsistent_.fetch_add(1, std::memory_order_relaxed);  // only the caller runs now
+        if (st == kGSyscall) extra = kEvGoInSyscall;
+        break;
+      default: return;  // dead, or claimed by no start (cannot be)
+    }
+    uintptr_t gopc = gort::goroutine_info(g).gopc;
+    uint32_t creator = gopc != 0 ? stacks_.put(&gopc, 1) : 0;
+    TraceBuffer& b = side.room(2 * kMaxEventBytes);
+    b.event(kEvGoCreate, ts, {goid(g), entry_stack(g), creator});
+    if (extra != 0) b.event(extra, ts, {goid(g)});
+    if (g == self) {
+      self_base = slot.seq;
+      return;
+    }
+    out->seqs.push_back({goid(g), slot.seq, extra != 0 ? 1u : 0u});
+  });
+  TraceBuffer& b = side.room(4 * kMaxEventBytes);
+  b.event(kEvGoStart, ts, {goid(self), 1});
+  out->seqs.push_back({goid(self), self_base, 1});
+  b.event(kEvGomaxprocs, ts, {ps_.size(), 0});
+  b.event(kEvHeapAlloc, ts, {heap_live});
+  b.event(kEvHeapGoal, ts, {heap_goal});
+  side.append_to(&out->prologue);
+  std::sort(out->seqs.begin(), out->seqs.end(),
+            [](const ExecutionTracer::Cut::Seq& a, const ExecutionTracer::Cut::Seq& b) { return a.goid < b.goid; });
+}
+
 // AnnotationScope keeps the tracer alive while user code (an annotation,
 // a CPU-sample drain) writes into it: stop waits for g_annotators to drop
 // to zero after unpublishing g_tracer. Free when no trace runs.
@@ -755,6 +901,29 @@ void ExecutionTracer::stop() {
   t->flush_all();
   gort::start_the_world();
   gc::release_cycles();
+}
+
+void ExecutionTracer::cut(Cut* out) {
+  *out = Cut{};
+  Tracer* t = g_session;
+  if (t == nullptr || stopped_) return;
+  gc::GcCounters counters = gc::read_gc_counters();
+  gc::MemStats ms;
+  gc::read_mem_stats(&ms);
+  gc::hold_cycles();
+  gort::stop_the_world("trace cut");
+  t->cut(gort::event_clock_ns(), counters.heap_live, ms.next_gc, out);
+  gort::start_the_world();
+  gc::release_cycles();
+}
+
+void ExecutionTracer::take_batches(std::string* out) {
+  if (Tracer* t = g_session) t->take(out);
+}
+
+std::string ExecutionTracer::dictionaries_so_far() const {
+  Tracer* t = g_session;
+  return t != nullptr ? t->dictionaries() : std::string();
 }
 
 bool ExecutionTracer::read(std::string* out) {

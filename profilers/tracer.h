@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace profilers {
 
@@ -43,6 +44,37 @@ class ExecutionTracer final {
   // yielding, open sweeps are closed, and the dictionaries are written.
   // Idempotent; the destructor calls it.
   void stop();
+
+  // ---- Cuts: for trace files taken out of a running trace (flight_recorder.h) ----
+
+  // Cut is a point of the running trace where a trace file may begin or
+  // end. A file from cut A to cut B is: the header, A.prologue, every
+  // batch written between A and B (the bytes take_batches handed out after
+  // A, then B.before) rewritten by trace_window.h with A.seqs, B.epilogue,
+  // and the dictionaries.
+  struct Cut {
+    struct Seq {
+      uint64_t goid;  // a goroutine the prologue declares
+      uint64_t base;  // its last sequence number in the stream at the cut
+      uint64_t decl;  // its sequence number after the prologue's declaration
+    };
+    int64_t ts = 0;        // when (event clock)
+    std::string before;    // batches written before the cut and not yet taken
+    std::string prologue;  // batches declaring every goroutine and P, as a start would
+    std::string epilogue;  // batches closing what is open, as a stop would
+    std::vector<Seq> seqs; // sorted by goid
+    uint64_t gc_seq = 0;   // GCStart's sequence number for the next cycle (a file's first is 0)
+  };
+  // cut makes a Cut (empty once stopped). Stops the world briefly, waits
+  // for a running GC cycle to end, and holds P-less threads that wake
+  // goroutines for as long as it walks the goroutines; call on a goroutine.
+  void cut(Cut* out);
+  // take_batches appends the whole batches written so far and not yet
+  // taken (no header, no dictionaries). Use either it or read, not both.
+  void take_batches(std::string* out);
+  // dictionaries_so_far returns the Stack and String records and the
+  // frequency for every id the trace has used so far, while it runs.
+  std::string dictionaries_so_far() const;
 
   // Statistics of the trace so far.
   struct Stats {

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "profilers/tracer.h"
+#include "runtime/goroutine.h"
 #include "runtime/gort.h"
 #include "service/auth.h"
 #include "service/net_conn.h"
@@ -100,6 +101,7 @@ class Session final {
   beast::flat_buffer buf_;
   std::string header_;  // reply header being written; reused across requests
   bool linger_ = false;
+  uint64_t body_bytes_ = 0;  // body bytes of the last reply written
 };
 
 bool Session::serve_one() {
@@ -169,7 +171,21 @@ bool Session::serve_one() {
   unsigned status = res.status;
   bool ok = write(res, msg.version(), req.method == http::verb::head, keep_alive);
   ctx_.metrics->in_flight_add(-1);
-  ctx_.metrics->observe(labels.path, labels.method, status, double(gort::nanotime() - t0) * 1e-9);
+  const int64_t elapsed = gort::nanotime() - t0;
+  ctx_.metrics->observe(labels.path, labels.method, status, double(elapsed) * 1e-9);
+  if (!ctx_.observers.empty()) {
+    RequestRecord r;
+    r.start_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() - elapsed;
+    r.method = req.method_name;
+    r.route = m.route ? std::string_view(m.route->pattern) : std::string_view("unmatched");
+    r.target = std::string_view(msg.target().data(), msg.target().size());
+    r.status = status;
+    r.duration_ns = elapsed;
+    r.bytes = body_bytes_;
+    r.goroutine = gort::goroutine_id(gort::current_g());
+    for (RequestObserver* o : ctx_.observers) o->on_request(r);
+  }
   return ok && keep_alive;
 }
 
@@ -271,6 +287,7 @@ bool Session::write(Response& res, unsigned version, bool head, bool keep_alive)
     h += "\r\n\r\n";
     return write_stream(res, version, head, h);
   }
+  body_bytes_ = head ? 0 : res.body.size();
   h += "\r\nContent-Length: ";
   h += std::to_string(res.body.size());
   h += "\r\n\r\n";
@@ -291,6 +308,7 @@ bool Session::write_stream(Response& res, unsigned version, bool head, const std
   st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
   boost::asio::write(conn_, boost::asio::buffer(h), ec);
   if (ec) return false;
+  body_bytes_ = 0;
   if (head) return true;
   const bool chunked = version >= 11;
   bool failed = false;
@@ -310,6 +328,7 @@ bool Session::write_stream(Response& res, unsigned version, bool head, const std
       boost::asio::write(conn_, boost::asio::buffer(piece.data(), piece.size()), ec);
     }
     failed = static_cast<bool>(ec);
+    if (!failed) body_bytes_ += piece.size();
     return !failed;
   });
   if (failed) return false;

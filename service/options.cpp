@@ -67,7 +67,15 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     ("max-conns", po::value<int64_t>()->default_value(o.limits.max_conns), "connection cap; connections beyond it are answered 503")
     ("block-profile-rate", po::value<int64_t>()->default_value(0), "block profile: record blocking events of at least NS ns, shorter ones with probability blocked/NS (Go's runtime.SetBlockProfileRate; 0 = off, 1 = every event)")
     ("mutex-profile-fraction", po::value<int64_t>()->default_value(0), "mutex profile: record 1/N of contention events on average (Go's runtime.SetMutexProfileFraction; 0 = off)")
-    ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated on average (0 = off; Go's runtime.MemProfileRate)");
+    ("mem-profile-rate", po::value<int64_t>()->default_value(o.mem_profile_rate_bytes), "heap profile: sample one allocation per BYTES allocated on average (0 = off; Go's runtime.MemProfileRate)")
+    ("profile-dir", po::value<std::string>(), "directory for scheduled profiles and flight-recorder snapshots (created if missing)")
+    ("profile-every", po::value<std::string>(), "every D, write a CPU profile of a few seconds, a heap and a goroutine profile into --profile-dir (Go duration, e.g. 5m)")
+    ("profile-keep", po::value<int64_t>()->default_value(o.profile_keep), "how many files of each kind --profile-dir keeps (oldest removed)")
+    ("flight-recorder", po::value<std::string>(), "keep the last D of execution trace in memory (Go 1.25's flight recorder; e.g. 10s); served at /debug/pprof/flightrecorder")
+    ("flight-recorder-bytes", po::value<int64_t>()->default_value(o.flight_recorder_bytes), "memory bound of the flight recorder's history (bytes, at least 1 MiB)")
+    ("slow-request", po::value<std::string>(), "when a request takes longer than T, save the flight recorder into --profile-dir (at most one snapshot per window)")
+    ("access-log", po::value<std::string>(), "one line per request to PATH (reopened on SIGHUP) or - for stdout; default off")
+    ("access-log-format", po::value<std::string>()->default_value("logfmt"), "access log line format: logfmt or json");
   // clang-format on
 
   po::variables_map vm;
@@ -100,7 +108,32 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
             duration_flag(vm, "read-timeout", &o.limits.read_timeout_ns, false) &&
             duration_flag(vm, "idle-timeout", &o.limits.idle_timeout_ns, false) &&
             duration_flag(vm, "write-timeout", &o.limits.write_timeout_ns, false) &&
-            duration_flag(vm, "shutdown-timeout", &o.shutdown_timeout_ns, true);
+            duration_flag(vm, "shutdown-timeout", &o.shutdown_timeout_ns, true) &&
+            duration_flag(vm, "profile-every", &o.profile_every_ns, false) &&
+            duration_flag(vm, "flight-recorder", &o.flight_recorder_ns, false) &&
+            duration_flag(vm, "slow-request", &o.slow_request_ns, false);
+  if (vm.count("profile-dir")) o.profile_dir = vm["profile-dir"].as<std::string>();
+  o.profile_keep = vm["profile-keep"].as<int64_t>();
+  o.flight_recorder_bytes = vm["flight-recorder-bytes"].as<int64_t>();
+  if (vm.count("access-log")) o.access_log = vm["access-log"].as<std::string>();
+  std::string log_format = vm["access-log-format"].as<std::string>();
+  o.access_log_json = log_format == "json";
+  auto refuse = [&](const char* why) {
+    if (!ok) return;
+    std::fprintf(stderr, "gortd: %s\n", why);
+    ok = false;
+  };
+  if (log_format != "logfmt" && log_format != "json") refuse("--access-log-format wants logfmt or json");
+  if (vm.count("access-log") && o.access_log.empty()) refuse("--access-log wants a path or -");
+  if (vm.count("profile-dir") && o.profile_dir.empty()) refuse("--profile-dir wants a directory");
+  if (o.profile_every_ns > 0 && o.profile_dir.empty()) refuse("--profile-every needs --profile-dir");
+  if (o.profile_every_ns > 0 && o.profile_every_ns < 1'000'000'000) refuse("--profile-every must be at least 1s");
+  if (o.profile_keep < 1) refuse("--profile-keep must be at least 1");
+  if (o.flight_recorder_ns > 0 && (o.flight_recorder_ns < 100'000'000 || o.flight_recorder_ns > 3'600'000'000'000))
+    refuse("--flight-recorder must be between 100ms and 1h");
+  if (o.flight_recorder_bytes < (1 << 20)) refuse("--flight-recorder-bytes must be at least 1048576");
+  if (o.slow_request_ns > 0 && o.flight_recorder_ns == 0) refuse("--slow-request needs --flight-recorder");
+  if (o.slow_request_ns > 0 && o.profile_dir.empty()) refuse("--slow-request needs --profile-dir");
   o.limits.max_conns = vm["max-conns"].as<int64_t>();
   o.block_profile_rate_ns = vm["block-profile-rate"].as<int64_t>();
   o.mutex_profile_fraction = vm["mutex-profile-fraction"].as<int64_t>();

@@ -29,6 +29,17 @@ struct Options {
   int64_t block_profile_rate_ns = 0;
   int64_t mutex_profile_fraction = 0;
   int64_t mem_profile_rate_bytes = 512 * 1024;
+  // Scheduled capture (--profile-dir/--profile-every/--profile-keep), the
+  // flight recorder and slow-request snapshots (capture.h).
+  std::string profile_dir;            // empty: none
+  int64_t profile_every_ns = 0;       // 0: no scheduled profiles
+  int64_t profile_keep = 24;          // files kept per kind
+  int64_t flight_recorder_ns = 0;     // 0: no flight recorder
+  int64_t flight_recorder_bytes = 64 << 20;
+  int64_t slow_request_ns = 0;        // 0: no slow-request snapshots
+  // The access log (access_log.h): "" off, "-" standard output, else a file.
+  std::string access_log;
+  bool access_log_json = false;       // --access-log-format json (default logfmt)
   std::vector<std::string> cmdline;  // argv, for /debug/vars
 };
 

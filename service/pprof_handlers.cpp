@@ -10,7 +10,12 @@
 //   /debug/pprof/symbol           pprof's remote symbolization
 //   /debug/pprof/trace            execution trace, ?seconds=N (default 1),
 //                                 streamed; ?format=json for Perfetto
-//   /debug/pprof/flightrecorder   501 until the flight recorder exists
+//   /debug/pprof/flightrecorder   the flight recorder's window (--flight-recorder),
+//                                 a Go 1.19 trace file; 404 when it is off
+//
+// While the flight recorder runs it owns the process's execution trace, so
+// /debug/pprof/trace is cut from its stream (FlightRecorder::record) instead
+// of streamed from a trace of its own.
 //
 // Where Go answers a bad parameter by silently using the default (seconds,
 // debug, gc), gortd answers 400 with the parameter named: gort's rule is
@@ -28,6 +33,7 @@
 
 #include "gc/heap.h"
 #include "profilers/contention_profile.h"
+#include "profilers/flight_recorder.h"
 #include "profilers/cpu_profiler.h"
 #include "profilers/goroutine_profile.h"
 #include "profilers/heap_profile.h"
@@ -128,6 +134,9 @@ constexpr const char* kCmdlineDescription = "The command line invocation of the 
 constexpr const char* kProfileDescription =
     "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use "
     "the go tool pprof command to investigate the profile.";
+constexpr const char* kFlightDescription =
+    "The last seconds of execution trace, kept by the flight recorder (--flight-recorder). "
+    "After you get the trace file, use the go tool trace command to investigate the trace.";
 constexpr const char* kTraceDescription =
     "A trace of execution of the current program. You can specify the duration in the seconds GET parameter. "
     "After you get the trace file, use the go tool trace command to investigate the trace.";
@@ -160,6 +169,7 @@ std::string index_page() {
   entries.push_back({"cmdline", kCmdlineDescription, 0});
   entries.push_back({"profile", kProfileDescription, 0});
   entries.push_back({"trace", kTraceDescription, 0});
+  if (profilers::active_flight_recorder() != nullptr) entries.push_back({"flightrecorder", kFlightDescription, 0});
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
   std::string b = R"(<html>
 <head>
@@ -233,6 +243,20 @@ void serve_trace(const Request& req, Response& res) {
     return serve_error(res, 400, "bad parameter format=" + std::string(format) + ": want binary or json");
   const bool json = format == "json";
   std::string why;
+  if (profilers::FlightRecorder* fr = profilers::active_flight_recorder()) {
+    // The recorder owns the trace: cut this one from its stream.
+    std::string bytes = fr->record(static_cast<int64_t>(seconds * 1e9), req.peer_closed, &why);
+    if (bytes.empty()) return serve_error(res, 500, "Could not take the trace from the flight recorder: " + why);
+    if (!json) return serve_binary(res, "trace", std::move(bytes));
+    res.content_type = kJson;
+    res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"trace.json\"");
+    res.stream = [bytes = std::move(bytes)](const Response::StreamWriter& write) {
+      profilers::TraceJsonConverter converter(write);
+      if (converter.feed(bytes)) converter.finish();
+    };
+    return;
+  }
   std::shared_ptr<profilers::ExecutionTracer> tracer = profilers::ExecutionTracer::start(&why);
   if (!tracer) return serve_error(res, 409, "Could not enable tracing: " + why);
   res.content_type = json ? kJson : kOctetStream;
@@ -265,6 +289,17 @@ void serve_trace(const Request& req, Response& res) {
     }
     if (alive && converter) converter->finish();
   };
+}
+
+// serve_flight_recorder writes the flight recorder's window (Go 1.25's
+// FlightRecorder.WriteTo) as a file for `go tool trace`.
+void serve_flight_recorder(const Request&, Response& res) {
+  profilers::FlightRecorder* fr = profilers::active_flight_recorder();
+  if (fr == nullptr) return serve_error(res, 404, "the flight recorder is off: start gortd with --flight-recorder D");
+  std::string why;
+  std::string bytes = fr->snapshot(&why);
+  if (bytes.empty()) return serve_error(res, 500, "Could not snapshot the flight recorder: " + why);
+  serve_binary(res, "flightrecorder", std::move(bytes));
 }
 
 // serve_named_profile is Go's pprof handler.ServeHTTP for one profile.
@@ -326,8 +361,7 @@ void add_pprof_routes(Router& r, const DebugInfo& info) {
        return serve_text(res, std::move(out));
      }
      if (name == "trace") return serve_trace(req, res);
-     if (name == "flightrecorder")
-       return serve_error(res, 501, "the flight recorder is not built yet (it comes with the operator-experience issue)");
+     if (name == "flightrecorder") return serve_flight_recorder(req, res);
      const NamedProfile* np = find_profile(name);
      if (np == nullptr) return serve_error(res, 404, "Unknown profile");
      serve_named_profile(*np, req, res);

@@ -11,10 +11,13 @@
 
 #include "gc/stats.h"
 #include "profilers/contention_profile.h"
+#include "profilers/flight_recorder.h"
 #include "profilers/heap_profile.h"
 #include "runtime/gort.h"
 #include "runtime/netpoll.h"
+#include "service/access_log.h"
 #include "service/auth.h"
+#include "service/capture.h"
 #include "service/conn_tracker.h"
 #include "service/demos.h"
 #include "service/gc_control.h"
@@ -53,9 +56,17 @@ struct Server::State {
   ServeContext main_ctx, debug_ctx;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::atomic<bool> stopping{false};
+  // What gortd saves and logs by itself (capture.h, access_log.h).
+  std::unique_ptr<ProfileDir> profile_dir;
+  std::unique_ptr<profilers::FlightRecorder> recorder;
+  std::unique_ptr<SlowRequestSnapshots> slow_requests;
+  std::unique_ptr<AccessLog> access_log;
+  std::vector<RequestObserver*> observers;
   int64_t abandoned = 0;  // connections still busy when shutdown gave up (set once by run)
 
   void build_routes(bool separate_debug);
+  bool start_capture_and_logs();
+  void start_reopen_on_sighup();
   void start_reaper();
   void start_stats_printer();
 };
@@ -106,6 +117,61 @@ void Server::State::start_stats_printer() {
   });
 }
 
+// start_capture_and_logs opens the profile dir, starts the flight
+// recorder, scheduled capture, slow-request snapshots and the access log,
+// as the flags ask; false (reason printed) when one cannot start.
+bool Server::State::start_capture_and_logs() {
+  std::string why;
+  if (!opts.profile_dir.empty() && !ProfileDir::open(opts.profile_dir, opts.profile_keep, &profile_dir, &why)) {
+    std::fprintf(stderr, "gortd: --profile-dir: %s\n", why.c_str());
+    return false;
+  }
+  if (opts.flight_recorder_ns > 0) {
+    recorder = profilers::FlightRecorder::start(
+        {.window_ns = opts.flight_recorder_ns, .max_bytes = static_cast<uint64_t>(opts.flight_recorder_bytes)}, &why);
+    if (!recorder) {
+      std::fprintf(stderr, "gortd: --flight-recorder: %s\n", why.c_str());
+      return false;
+    }
+  }
+  if (opts.profile_every_ns > 0) start_scheduled_capture(*profile_dir, opts.profile_every_ns, stopping);
+  if (opts.slow_request_ns > 0) {
+    slow_requests = std::make_unique<SlowRequestSnapshots>(*profile_dir, *recorder, opts.slow_request_ns,
+                                                           opts.flight_recorder_ns);
+    observers.push_back(slow_requests.get());
+  }
+  if (!opts.access_log.empty()) {
+    access_log = AccessLog::open(opts.access_log, opts.access_log_json, &why);
+    if (!access_log) {
+      std::fprintf(stderr, "gortd: --access-log: %s\n", why.c_str());
+      return false;
+    }
+    observers.push_back(access_log.get());
+    if (opts.access_log != "-") start_reopen_on_sighup();
+  }
+  return true;
+}
+
+// start_reopen_on_sighup reopens the access log on every SIGHUP
+// (logrotate's postrotate), on a goroutine of its own.
+void Server::State::start_reopen_on_sighup() {
+  auto hup = std::make_shared<boost::asio::signal_set>(gort::io_context(), SIGHUP);
+  gort::go([this, hup] {
+    while (!stopping.load()) {
+      bool got = false;
+      gort::await_io([&](gort::IoWaker wake) {
+        hup->async_wait([&got, wake](const boost::system::error_code& ec, int) {
+          got = !ec;
+          wake();
+        });
+      });
+      if (!got) return;
+      access_log->reopen();
+      std::fprintf(stderr, "gortd: SIGHUP: access log reopened\n");
+    }
+  });
+}
+
 Server::Server(Options opts) : s_(std::make_unique<State>()) { s_->opts = std::move(opts); }
 
 Server::~Server() = default;
@@ -128,6 +194,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   if (!s.opts.debug_auth.empty()) s.auth = std::make_unique<BasicAuth>(s.opts.debug_auth);
   s.debug_info.cmdline = s.opts.cmdline;
   s.debug_info.tracker = &s.tracker;
+  if (!s.start_capture_and_logs()) return 2;
   s.build_routes(separate_debug);
   s.exporter.add_collectable(s.registry);
   s.exporter.add_source(collect_go_metrics);
@@ -138,8 +205,25 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
     f.gauge("gort_http_open_connections", "Open HTTP connections (admitted; refusals excluded).",
             static_cast<double>(s.tracker.open()));
   });
-  s.main_ctx = {&s.main_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits};
-  s.debug_ctx = {&s.debug_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits};
+  s.exporter.add_source([&s](Families& f) {
+    if (s.access_log)
+      f.counter("gort_access_log_dropped_lines_total", "Access log lines dropped because the writer fell behind.",
+                static_cast<double>(s.access_log->dropped()));
+    if (s.recorder) {
+      profilers::FlightRecorder::Stats st = s.recorder->stats();
+      f.gauge("gort_flight_recorder_bytes", "Execution trace history the flight recorder keeps, in bytes.",
+              static_cast<double>(st.bytes));
+      f.gauge("gort_flight_recorder_window_seconds", "Age of the oldest trace the flight recorder keeps.",
+              static_cast<double>(st.oldest_ns) * 1e-9);
+      f.counter("gort_flight_recorder_snapshots_total", "Trace files written by the flight recorder.",
+                static_cast<double>(st.snapshots));
+    }
+    if (s.slow_requests)
+      f.counter("gort_slow_request_snapshots_total", "Flight recorder snapshots saved because a request was slow.",
+                static_cast<double>(s.slow_requests->saved()));
+  });
+  s.main_ctx = {&s.main_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits, s.observers};
+  s.debug_ctx = {&s.debug_router, &s.metrics, &s.tracker, s.auth.get(), s.opts.limits, s.observers};
 
   for (size_t i = 0; i < endpoints.size(); i++) {
     std::string err;
@@ -189,6 +273,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
     if (!l->exited()) (void)l.release();  // still parked: never destroy under it
   }
   s.listeners.clear();
+  if (s.recorder) s.recorder->stop();
   s.abandoned = s.tracker.open();
   if (s.abandoned > 0)
     std::fprintf(stderr, "gortd: shutdown timeout: abandoning %lld connection(s)\n",
