@@ -12,7 +12,7 @@ packages=(
   golang-go prometheus wrk curl procps
   libspdlog-dev libjs-chart.js golang-github-prometheus-client-golang-dev
   chromium graphviz
-  python3 python3-yaml
+  python3-yaml
 )
 
 missing=()
