@@ -19,6 +19,7 @@
 #include "service/demos.h"
 #include "service/gc_control.h"
 #include "service/gc_metrics.h"
+#include "service/go_runtime_metrics.h"
 #include "service/handlers.h"
 #include "service/listener.h"
 #include "service/metrics_exporter.h"
@@ -134,6 +135,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   s.exporter.add_source(collect_process_metrics);
   s.exporter.add_source(collect_sched_metrics);
   s.exporter.add_source(collect_gc_metrics);
+  s.exporter.add_source(collect_go_runtime_metrics);
   s.exporter.add_source([&s](Families& f) {
     f.gauge("gort_http_open_connections", "Open HTTP connections (admitted; refusals excluded).",
             static_cast<double>(s.tracker.open()));
