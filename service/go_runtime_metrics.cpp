@@ -32,9 +32,9 @@ namespace gortd {
 
 namespace {
 
-// A note shared by three HELP texts, as runtime/metrics words it.
-#define GORT_NOT_TINY \
-  " Note that this does not include tiny objects as defined by /gc/heap/tiny/allocs:objects, only tiny blocks."
+// The note runtime/metrics adds to four heap descriptions.
+const std::string kNotTiny =
+    " Note that this does not include tiny objects as defined by /gc/heap/tiny/allocs:objects, only tiny blocks.";
 
 // MonotonicCounters keeps each counter at the largest value exported so far
 // (client_golang's "guard against decreases").
@@ -111,19 +111,19 @@ void collect_gc_families(Families& f, const gc::MemStats& ms) {
     free_bytes += hc->small_frees[k] * gc::kClassToSize[k];
   }
   histogram(f, "go_gc_heap_allocs_by_size_bytes",
-            "Distribution of heap allocations by approximate size." GORT_NOT_TINY,
+            "Distribution of heap allocations by approximate size." + kNotTiny,
             size_class_histogram(hc->small_mallocs, hc->large_mallocs), "bytes", d(alloc_bytes));
   counter(f, "go_gc_heap_allocs_bytes_total", "Cumulative sum of memory allocated to the heap by the application.",
           d(alloc_bytes));
   counter(f, "go_gc_heap_allocs_objects_total",
-          "Cumulative count of heap allocations triggered by the application." GORT_NOT_TINY, d(allocs));
+          "Cumulative count of heap allocations triggered by the application." + kNotTiny, d(allocs));
   histogram(f, "go_gc_heap_frees_by_size_bytes",
-            "Distribution of freed heap allocations by approximate size." GORT_NOT_TINY,
+            "Distribution of freed heap allocations by approximate size." + kNotTiny,
             size_class_histogram(hc->small_frees, hc->large_frees), "bytes", d(free_bytes));
   counter(f, "go_gc_heap_frees_bytes_total", "Cumulative sum of heap memory freed by the garbage collector.",
           d(free_bytes));
   counter(f, "go_gc_heap_frees_objects_total",
-          "Cumulative count of heap allocations whose storage was freed by the garbage collector." GORT_NOT_TINY,
+          "Cumulative count of heap allocations whose storage was freed by the garbage collector." + kNotTiny,
           d(frees));
   f.gauge("go_gc_heap_goal_bytes", "Heap size target for the end of the GC cycle.", d(ms.next_gc));
   f.gauge("go_gc_heap_objects_objects", "Number of objects, live or unswept, occupying heap memory.",
@@ -225,8 +225,6 @@ void collect_sched_families(Families& f) {
             "running.",
             time_histogram(gort::sched_latency_distribution()), "seconds", std::nullopt);
 }
-
-#undef GORT_NOT_TINY
 
 }  // namespace
 
