@@ -98,6 +98,7 @@
 #include "runtime/observer.h"
 #include "runtime/stw.h"
 #include "runtime/sync.h"
+#include "runtime/time_histogram.h"
 
 namespace gc::detail {
 
@@ -146,6 +147,7 @@ struct Collector {
   // stop-the-world pauses between them).
   CycleSummary cur;
   int64_t t0 = 0, t1 = 0, t2 = 0;  // start, mark start, mark termination start
+  int64_t pause_start = 0;         // just before the stop-the-world in progress (Go's work.pauseStart)
 
   // Statistics, written under stats_lock by the collecting goroutine.
   std::mutex stats_lock;
@@ -159,6 +161,10 @@ struct Collector {
   std::atomic<int64_t> assist_cpu_ns{0};
   std::atomic<int64_t> last_cycle_cpu_ns{0};  // GC CPU of the last cycle (pause × procs)
   std::atomic<bool> limit_held{false};        // a memory-limit cycle was held since the last cycle
+  // Every stop-the-world pause, each measured as Go's gcPauseDist measures
+  // it: from before the world is stopped to after it runs again; two per
+  // cycle, plus any mark termination abandoned because work appeared.
+  gort::TimeHistogram pause_dist;             // atomic counts
   std::vector<std::function<void(const CycleSummary&)>> callbacks;
   std::atomic<bool> gctrace{false};
   int64_t start_ns = gort::nanotime();
@@ -283,6 +289,7 @@ void begin_cycle(bool forced) {
 
   gort::emit_gc_event(gort::GcEvent::Start, c.num_gc + 1);
   gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwSweepTermination);
+  c.pause_start = gort::nanotime();
   gort::stop_the_world("GC");
   c.limiter.start_gc_transition(false, gort::nanotime());
   flush_caches();
@@ -303,6 +310,7 @@ void begin_cycle(bool forced) {
   c.limiter.finish_gc_transition(c.t1);
   gort::emit_gc_event(gort::GcEvent::StwDone);
   gort::start_the_world();
+  c.pause_dist.record(gort::nanotime() - c.pause_start);
   gort::scan_own_stack_once();
 }
 
@@ -361,6 +369,7 @@ void end_cycle() {
     c.pause_end[(sum.num + 255) % 256] = static_cast<uint64_t>(sum.end_unix_ns);
     c.last_gc_unix_ns = static_cast<uint64_t>(sum.end_unix_ns);
   }
+  c.limiter.set_completed_cycles(sum.num);
   // GC CPU as Go's gcMarkTermination counts it: both pauses × procs, plus
   // assists and background workers (idle marking used CPU nobody wanted).
   int64_t cycle_cpu = sum.pause_ns * sum.procs + cpu.assist_ns + sum.background_cpu_ns;
@@ -371,6 +380,7 @@ void end_cycle() {
   c.limiter.finish_gc_transition(t3);
   gort::emit_gc_event(gort::GcEvent::Done);
   gort::start_the_world();
+  c.pause_dist.record(gort::nanotime() - c.pause_start);
   gort::emit_gc_event(gort::GcEvent::StwDone);
 
   wake_assists();
@@ -446,10 +456,13 @@ bool finish_mark_once() {
       continue;
     }
     gort::emit_gc_event(gort::GcEvent::StwStart, gort::kGcStwMarkTermination);
+    c.pause_start = gort::nanotime();
     gort::stop_the_world("GC");
     if (rescan_at_termination()) {
-      // Work appeared after all (Go's gcMarkDone restarts the mark too).
+      // Work appeared after all (Go's gcMarkDone restarts the mark too,
+      // and counts the pause).
       gort::start_the_world();
+      c.pause_dist.record(gort::nanotime() - c.pause_start);
       gort::emit_gc_event(gort::GcEvent::StwDone);
       return false;
     }
@@ -675,6 +688,24 @@ void read_mem_stats(MemStats* out) {
   m.enable_gc = true;
 }
 
+void read_heap_alloc_counts(HeapAllocCounts* out) {
+  using detail::g_counters;
+  HeapAllocCounts& a = *out;
+  a = HeapAllocCounts{};
+  for (int k = 1; k < kNumSizeClasses; k++) {
+    // Frees are read after mallocs and clamped to them, as heap_totals does,
+    // so that a free counted before its malloc never shows.
+    a.small_mallocs[k] = g_counters.small_mallocs[k].load(std::memory_order_relaxed);
+    a.small_frees[k] = std::min(a.small_mallocs[k], g_counters.small_frees[k].load(std::memory_order_relaxed));
+  }
+  a.large_mallocs = g_counters.large_mallocs.load(std::memory_order_relaxed);
+  a.large_alloc_bytes = g_counters.large_alloc_bytes.load(std::memory_order_relaxed);
+  a.large_frees = std::min(a.large_mallocs, g_counters.large_frees.load(std::memory_order_relaxed));
+  a.large_free_bytes = std::min(a.large_alloc_bytes, g_counters.large_free_bytes.load(std::memory_order_relaxed));
+}
+
+gort::TimeHistogramCounts read_gc_pause_distribution() { return collector().pause_dist.read(); }
+
 GcCounters read_gc_counters() {
   using namespace detail;
   Collector& c = collector();
@@ -689,6 +720,7 @@ GcCounters read_gc_counters() {
   g.heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
   g.trigger = c.pacer.trigger_bytes();
   g.cpu_limiter_on = c.limiter.limiting() || c.limit_held.load(std::memory_order_relaxed);
+  g.limiter_last_enabled_cycle = c.limiter.last_enabled_cycle();
   g.sweep_pending_spans = static_cast<uint64_t>(std::max<int64_t>(0, g_sweep_pending.load()));
   return g;
 }

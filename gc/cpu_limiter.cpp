@@ -61,6 +61,7 @@ void CpuLimiter::reset(int procs, int64_t now_ns) {
   if (fill > capacity) {
     fill_ns_.store(capacity, std::memory_order_relaxed);
     enabled_.store(true, std::memory_order_release);
+    note_enabled_locked();
   } else if (fill < capacity) {
     enabled_.store(false, std::memory_order_release);
   }
@@ -110,12 +111,21 @@ void CpuLimiter::accumulate_locked(int64_t mutator_ns, int64_t gc_ns) {
   if (change > 0 && headroom <= change) {
     overflow_ns_.fetch_add(change - headroom, std::memory_order_relaxed);
     fill_ns_.store(capacity, std::memory_order_relaxed);
-    if (!was_enabled) enabled_.store(true, std::memory_order_release);
+    if (!was_enabled) {
+      enabled_.store(true, std::memory_order_release);
+      note_enabled_locked();
+    }
     return;
   }
   fill = (change < 0 && fill <= -change) ? 0 : fill + change;
   fill_ns_.store(fill, std::memory_order_relaxed);
   if (change != 0 && was_enabled) enabled_.store(false, std::memory_order_release);
+}
+
+// note_enabled_locked records the cycle in which limiting turned on: the
+// one in progress, numbered completed + 1 (Go stores memstats.numgc + 1).
+void CpuLimiter::note_enabled_locked() {
+  last_enabled_cycle_.store(completed_cycles_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 }  // namespace gc

@@ -74,9 +74,19 @@ class CpuLimiter final {
   // capacity_ns returns the bucket's capacity (procs × 1 s). Lock-free.
   int64_t capacity_ns() const { return capacity_ns_.load(std::memory_order_relaxed); }
 
+  // set_completed_cycles tells the limiter how many GC cycles have finished
+  // (Go's limiter reads memstats.numgc); the collector calls it at every
+  // mark termination, before finish_gc_transition. Lock-free.
+  void set_completed_cycles(uint32_t n) { completed_cycles_.store(n, std::memory_order_relaxed); }
+  // last_enabled_cycle returns the GC cycle during which limiting last
+  // turned on — completed cycles + 1 at that moment — or 0 if it never did
+  // (Go's lastEnabledCycle, /gc/limiter/last-enabled:gc-cycle). Lock-free.
+  uint32_t last_enabled_cycle() const { return last_enabled_cycle_.load(std::memory_order_relaxed); }
+
  private:
   void update_locked(int64_t now_ns);
   void accumulate_locked(int64_t mutator_ns, int64_t gc_ns);
+  void note_enabled_locked();
 
   std::mutex mu_;
   std::atomic<bool> enabled_{false};       // written under mu_, read lock-free
@@ -86,6 +96,8 @@ class CpuLimiter final {
   std::atomic<int64_t> last_update_ns_{0}; // written under mu_, read by need_update
   std::atomic<int64_t> gc_cpu_pool_ns_{0}; // added by anyone, drained under mu_
   std::atomic<int64_t> idle_pool_ns_{0};   // added by anyone, drained under mu_
+  std::atomic<uint32_t> completed_cycles_{0};    // written by the collector, read under mu_
+  std::atomic<uint32_t> last_enabled_cycle_{0};  // written under mu_, read lock-free
   bool mark_enabled_ = false;              // guarded by mu_: background marking is running
   bool transitioning_ = false;             // guarded by mu_: inside a stop-the-world pause
   int procs_ = 0;                          // guarded by mu_

@@ -1,5 +1,6 @@
 // stats.h — what the collected heap reports: Go's runtime.MemStats (read
-// without stopping the world), the summary of each collection, and the
+// without stopping the world), the summary of each collection, the
+// counters and pause distribution behind Go's runtime/metrics, and the
 // gctrace switch. Exporters (service/ for /metrics and /debug/vars) turn
 // these into their formats; gc/ knows none of them.
 #pragma once
@@ -8,6 +9,7 @@
 #include <functional>
 
 #include "gc/sizeclasses.h"
+#include "runtime/time_histogram.h"
 
 namespace gc {
 
@@ -105,7 +107,36 @@ struct GcCounters {
   uint64_t trigger = 0;           // heap_live that starts the next cycle
   bool cpu_limiter_on = false;   // the GC CPU limiter is limiting, or held a memory-limit cycle
   uint64_t sweep_pending_spans = 0;
+  // The cycle during which the CPU limiter last turned on (completed
+  // cycles + 1 then), 0 if it never did: Go's lastEnabledCycle.
+  uint32_t limiter_last_enabled_cycle = 0;
 };
 GcCounters read_gc_counters();
+
+// HeapAllocCounts are the allocation counters behind Go 1.19's
+// runtime/metrics heap figures (/gc/heap/allocs-by-size, frees-by-size,
+// allocs, frees, objects): objects allocated and freed per size class,
+// and large objects (each its own span) by count and bytes. Allocations are
+// counted as Go counts them: a span's free slots when a P caches the span,
+// less those still free when it gives the span back — so a class's malloc
+// count can dip by a span's unused slots between two reads (at a cycle's
+// cache flush). Frees are counted by the sweeper.
+struct HeapAllocCounts {
+  uint64_t small_mallocs[kNumSizeClasses] = {};  // [0] unused: class 0 stands for large objects
+  uint64_t small_frees[kNumSizeClasses] = {};
+  uint64_t large_mallocs = 0;
+  uint64_t large_frees = 0;
+  uint64_t large_alloc_bytes = 0;  // whole spans (pages), as Go counts large objects
+  uint64_t large_free_bytes = 0;
+};
+// read_heap_alloc_counts fills *out; each counter is read atomically, no
+// lock, no stop-the-world (frees are clamped to mallocs per class).
+void read_heap_alloc_counts(HeapAllocCounts* out);
+
+// read_gc_pause_distribution returns every stop-the-world pause of the
+// collector — two per cycle, from before the world stops to after it runs
+// again — in Go's time-histogram buckets (runtime/time_histogram.h; Go
+// 1.19's memstats.gcPauseDist, /gc/pauses:seconds). Lock-free.
+gort::TimeHistogramCounts read_gc_pause_distribution();
 
 }  // namespace gc

@@ -33,6 +33,7 @@
 
 #include "runtime/base.h"
 #include "runtime/goroutine.h"
+#include "runtime/time_histogram.h"
 
 namespace gort {
 
@@ -214,5 +215,10 @@ struct LatencyHistogram {
   uint64_t total = 0;
 };
 LatencyHistogram sched_latency();
+
+// sched_latency_distribution returns the same sampled runnable -> running
+// latencies in Go's own buckets (time_histogram.h; Go 1.19's
+// /sched/latencies:seconds, sched.timeToRun). Lock-free.
+TimeHistogramCounts sched_latency_distribution();
 
 }  // namespace gort

@@ -197,6 +197,7 @@ struct Sched {
   std::atomic<uint64_t> netpoll_polls{0};
   std::atomic<uint64_t> latency_counts[kLatencyBuckets + 1] = {};
   std::atomic<uint64_t> latency_sum_ns{0};
+  TimeHistogram time_to_run;         // the same sampled latencies in Go's buckets (sched.timeToRun)
 
   // Coarse clock (≤ 10 ms stale), refreshed by sysmon every round: stamps
   // G::wait_since_ns on every park without a clock read (~20 ns).

@@ -2,10 +2,10 @@
 // (see metrics_exporter.h).
 #include "service/metrics_exporter.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <limits>
 #include <sstream>
+
+#include "service/text_format.h"
 
 namespace gortd {
 
@@ -87,7 +87,7 @@ std::string MetricsExporter::render() const {
   Families add(families);
   for (const auto& s : sources_) s(add);
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
+  write_text_format(out, families);
   return std::move(out).str();
 }
 

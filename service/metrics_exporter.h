@@ -2,7 +2,7 @@
 // families from prometheus-cpp Collectables (the Registry holding the RED
 // metrics) and from scrape-time sources (runtime, process, connections —
 // values read when scraped, as client_golang's Go and process collectors
-// do), and renders them with prometheus-cpp's TextSerializer.
+// do), and renders them in client_golang's text format (text_format.h).
 //
 // Families helps sources build prometheus::MetricFamily values tersely.
 #pragma once

@@ -22,6 +22,7 @@
 #include "service/demos.h"
 #include "service/gc_control.h"
 #include "service/gc_metrics.h"
+#include "service/go_runtime_metrics.h"
 #include "service/handlers.h"
 #include "service/listener.h"
 #include "service/metrics_exporter.h"
@@ -201,6 +202,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   s.exporter.add_source(collect_process_metrics);
   s.exporter.add_source(collect_sched_metrics);
   s.exporter.add_source(collect_gc_metrics);
+  s.exporter.add_source(collect_go_runtime_metrics);
   s.exporter.add_source([&s](Families& f) {
     f.gauge("gort_http_open_connections", "Open HTTP connections (admitted; refusals excluded).",
             static_cast<double>(s.tracker.open()));

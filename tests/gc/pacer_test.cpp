@@ -3,7 +3,8 @@
 // allocation rate runs a cycle whenever heap_live reaches the trigger. Checks
 // the goal formula, the 4 MiB minimum, GOGC=off, the trigger bounds, the
 // cons/mark runway, the memory limit (reachable and not), and the limiter
-// turning on and off. Simulated time only; no clocks, no sleeps.
+// turning on and off (and the cycle it last turned on in). Simulated time
+// only; no clocks, no sleeps.
 #define BOOST_TEST_MODULE pacer
 #include <boost/test/unit_test.hpp>
 
@@ -274,6 +275,27 @@ BOOST_AUTO_TEST_CASE(cpu_limiter_bucket_fills_overflows_and_drains) {
   BOOST_CHECK_EQUAL(l.fill_ns(), 995 * kMs);
   l.update(3000 * kMs);
   BOOST_CHECK_EQUAL(l.fill_ns(), 0);  // never below empty
+}
+
+BOOST_AUTO_TEST_CASE(cpu_limiter_remembers_the_cycle_it_last_turned_on_in) {
+  // Go's lastEnabledCycle: numgc + 1 when limiting turns on, kept after it
+  // turns off, 0 until it ever does.
+  CpuLimiter l;
+  l.reset(1, 0);
+  BOOST_CHECK_EQUAL(l.last_enabled_cycle(), 0u);
+  l.set_completed_cycles(4);
+  l.start_gc_transition(false, 0);
+  l.finish_gc_transition(1500 * kMs);  // a 1.5 s pause fills the bucket during cycle 5
+  BOOST_CHECK(l.limiting());
+  BOOST_CHECK_EQUAL(l.last_enabled_cycle(), 5u);
+  l.update(3000 * kMs);  // 1.5 s of mutator drains it
+  BOOST_CHECK(!l.limiting());
+  BOOST_CHECK_EQUAL(l.last_enabled_cycle(), 5u);
+  l.set_completed_cycles(9);
+  l.start_gc_transition(false, 3000 * kMs);
+  l.finish_gc_transition(4500 * kMs);  // on again, during cycle 10
+  BOOST_CHECK(l.limiting());
+  BOOST_CHECK_EQUAL(l.last_enabled_cycle(), 10u);
 }
 
 BOOST_AUTO_TEST_CASE(impossible_limit_collects_continuously_until_the_cpu_limiter_steps_in) {
