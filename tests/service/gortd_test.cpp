@@ -184,13 +184,6 @@ BOOST_AUTO_TEST_CASE(contend_reports_go_duration) {
   BOOST_TEST(std::regex_match(get(g.port(), "/contend").body, std::regex(R"(contend g=8 n=1000 elapsed=\S+\n)")));
 }
 
-BOOST_AUTO_TEST_CASE(flightrecorder_answers_501_until_it_exists) {
-  Gortd g;
-  Reply r = get(g.port(), "/debug/pprof/flightrecorder");
-  BOOST_TEST(r.status == 501);
-  BOOST_TEST(r.body.find('\n') == r.body.size() - 1);  // one line
-}
-
 BOOST_AUTO_TEST_CASE(debug_vars_is_json_with_cmdline) {
   Gortd g({"--stats-interval", "0"});
   Reply r = get(g.port(), "/debug/vars");
