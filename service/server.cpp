@@ -219,6 +219,11 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
               static_cast<double>(st.oldest_ns) * 1e-9);
       f.counter("gort_flight_recorder_snapshots_total", "Trace files written by the flight recorder.",
                 static_cast<double>(st.snapshots));
+      f.counter("gort_flight_recorder_cuts_total", "Cuts the flight recorder made (each stops the world briefly).",
+                static_cast<double>(st.cuts));
+      f.gauge("gort_flight_recorder_last_cut_seconds",
+              "How long the flight recorder's last cut took, waiting for a GC cycle and the stop-the-world included.",
+              static_cast<double>(st.last_cut_ns) * 1e-9);
     }
     if (s.slow_requests) {
       f.counter("gort_slow_requests_total", "Requests slower than --slow-request (outside /debug/).",
