@@ -128,6 +128,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   if (!s.opts.debug_auth.empty()) s.auth = std::make_unique<BasicAuth>(s.opts.debug_auth);
   s.debug_info.cmdline = s.opts.cmdline;
   s.debug_info.tracker = &s.tracker;
+  s.debug_info.metrics = &s.metrics;
   s.build_routes(separate_debug);
   s.exporter.add_collectable(s.registry);
   s.exporter.add_source(collect_go_metrics);
