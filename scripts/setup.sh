@@ -11,7 +11,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   golang-go prometheus wrk curl procps
   libspdlog-dev libjs-chart.js golang-github-prometheus-client-golang-dev
-  chromium graphviz
+  chromium graphviz python3
 )
 
 missing=()

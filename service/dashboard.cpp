@@ -15,6 +15,10 @@ namespace gortd {
 
 namespace {
 
+// Durations become seconds by division, not by multiplying with 1e-9 (not
+// exact in binary): 2'000'000'000 ns is 2 s exactly.
+constexpr double kNsPerSecond = 1e9;
+
 // kPauseRing is the length of MemStats' PauseNs/PauseEnd rings.
 constexpr uint32_t kPauseRing = 256;
 
@@ -61,19 +65,19 @@ std::string gc_json(const DashboardSample& prev, const DashboardSample& cur, dou
     const DashboardSample::Pause& p = cur.pauses[i];
     pauses += (i > first ? "," : "") + JsonObject()
                                            .integer("gc", p.gc)
-                                           .num("pause_seconds", double(p.pause_ns) * 1e-9)
+                                           .num("pause_seconds", double(p.pause_ns) / kNsPerSecond)
                                            .integer("end_unix_ms", static_cast<int64_t>(p.end_unix_ns / 1'000'000))
                                            .done();
   }
   pauses += "]";
-  double cpu_capacity_ns = window_s * 1e9 * std::max(cur.gomaxprocs, 1);
+  double cpu_capacity_ns = window_s * kNsPerSecond * std::max(cur.gomaxprocs, 1);
   double gc_cpu = double(since(prev.gc_cpu_ns, cur.gc_cpu_ns)) / cpu_capacity_ns;
   return JsonObject()
       .integer("cycles", cur.num_gc)
       .integer("cycles_in_window", static_cast<int64_t>(since(prev.num_gc, cur.num_gc)))
       .num("cpu_fraction", std::min(gc_cpu, 1.0))
       .num("cpu_fraction_since_start", cur.gc_cpu_fraction)
-      .num("pause_total_seconds", double(cur.pause_total_ns) * 1e-9)
+      .num("pause_total_seconds", double(cur.pause_total_ns) / kNsPerSecond)
       .raw("pauses", pauses)
       .done();
 }
@@ -191,7 +195,7 @@ DashboardSample take_dashboard_sample(const RequestMetrics& metrics) {
 }
 
 std::string dashboard_json(const DashboardSample& prev, const DashboardSample& cur) {
-  double window_s = std::max(double(cur.mono_ns - prev.mono_ns) * 1e-9, 1e-3);
+  double window_s = std::max(double(cur.mono_ns - prev.mono_ns) / kNsPerSecond, 1e-3);
   return JsonObject()
       .integer("time_unix_ms", cur.unix_ms)
       .num("window_seconds", window_s)

@@ -4,12 +4,16 @@
 // second; the fields are described in service/dashboard.h) and plots the
 // last two minutes with Chart.js 3.9, which gortd serves itself. Rates and
 // quantiles come computed in the events; this script only draws them.
-// window.gortDashboard exposes the charts and an event count for tests.
+// window.gortDashboard exposes the charts and counts of events and of
+// stream (re)connections, for tests.
 'use strict';
 
-const HISTORY_MS = 120 * 1000;
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948',
-                 '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const HISTORY_MS = 120 * 1000;  // the time axis spans at most this
+const MIN_SPAN_MS = 30 * 1000;   // ... and at least this, so a fresh page's first points are not squeezed
+const TICK_MS = 15 * 1000;       // time ticks on whole quarter minutes
+// Colours for series met at run time; the fixed ones below are not among them.
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#9c755f', '#ff9da7',
+                 '#86bcb6', '#d37295', '#bab0ac', '#499894'];
 const FIXED_COLORS = {
   running: '#59a14f', runnable: '#edc948', syscall: '#b07aa1',
   p50: '#4e79a7', p99: '#e15759',
@@ -35,7 +39,7 @@ function timeChart(id, title, yTitle, {stacked = false, points = false} = {}) {
       interaction: {mode: 'nearest', axis: 'x', intersect: false},
       elements: {point: {radius: points ? 2.5 : 0}, line: {borderWidth: 1.5}},
       scales: {
-        x: {type: 'linear', ticks: {callback: clock, maxTicksLimit: 7, maxRotation: 0}},
+        x: {type: 'linear', ticks: {callback: clock, stepSize: TICK_MS, includeBounds: false, maxRotation: 0}},
         y: {beginAtZero: true, stacked, title: {display: true, text: yTitle}},
       },
       plugins: {
@@ -83,15 +87,23 @@ function plot(chart, x, values, {zeroMissing = false, style = () => ({})} = {}) 
 // codeColor colours status codes by class: 2xx green, 3xx blue, 4xx orange, 5xx red.
 const codeColor = code => ({color: ['#59a14f', '#4e79a7', '#f28e2b', '#e15759'][Math.min(Math.max(Math.floor(code / 100) - 2, 0), 3)]});
 
+let firstX = null;
+
 function update(ev) {
   const x = ev.time_unix_ms;
+  firstX = firstX ?? x;
+  const span = Math.min(Math.max(x - firstX, MIN_SPAN_MS), HISTORY_MS);
   const {heap, gc, goroutines, sched, http} = ev;
 
   plot(charts.heap, x, {
     'heap in use (HeapAlloc)': heap.alloc_bytes / MiB,
     'heap goal (NextGC)': heap.goal_bytes / MiB,
     'spans in use (HeapInuse)': heap.inuse_bytes / MiB,
-  }, {style: label => label.startsWith('heap goal') ? {borderDash: [6, 4], color: '#e15759'} : {}});
+  }, {style: label => ({
+    'heap in use (HeapAlloc)': {color: '#4e79a7', borderWidth: 2},
+    'heap goal (NextGC)': {color: '#e15759', borderDash: [6, 4]},
+    'spans in use (HeapInuse)': {color: '#bab0ac'},
+  })[label]});
 
   const pauses = series(charts.gcPauses, 'pause');
   for (const p of gc.pauses) pauses.data.push({x: p.end_unix_ms, y: p.pause_seconds * 1e6, gc: p.gc});
@@ -121,7 +133,7 @@ function update(ev) {
       const keep = ds.data.findIndex(p => p.x >= x - HISTORY_MS);
       ds.data.splice(0, keep < 0 ? ds.data.length : keep);
     }
-    chart.options.scales.x.min = x - HISTORY_MS;
+    chart.options.scales.x.min = x - span;
     chart.options.scales.x.max = x;
     chart.update('none');
   }
@@ -139,8 +151,12 @@ function update(ev) {
 
 const status = document.getElementById('status');
 const stream = new EventSource('/debug/ui/stream');
-window.gortDashboard = {charts, events: 0, last: null, stream};
-stream.onopen = () => { status.textContent = 'live'; status.className = 'live'; };
+window.gortDashboard = {charts, events: 0, opens: 0, last: null, stream};
+stream.onopen = () => {
+  window.gortDashboard.opens++;
+  status.textContent = 'live';
+  status.className = 'live';
+};
 stream.onerror = () => { status.textContent = 'disconnected, retrying…'; status.className = 'down'; };
 stream.onmessage = e => {
   const ev = JSON.parse(e.data);
