@@ -11,13 +11,22 @@
 const HISTORY_MS = 120 * 1000;  // the time axis spans at most this
 const MIN_SPAN_MS = 30 * 1000;   // ... and at least this, so a fresh page's first points are not squeezed
 const TICK_MS = 15 * 1000;       // time ticks on whole quarter minutes
-// Colours for series met at run time; the fixed ones below are not among them.
+// Series with a meaning of their own look the same wherever they appear;
+// the others (routes, wait reasons, Ps) take PALETTE's colours in turn.
+const SERIES_STYLES = {
+  'running': {color: '#59a14f'},
+  'runnable': {color: '#edc948'},
+  'syscall': {color: '#b07aa1'},
+  'p50': {color: '#4e79a7'},
+  'p99': {color: '#e15759'},
+  'heap in use (HeapAlloc)': {color: '#4e79a7', borderWidth: 2},
+  'heap goal (NextGC)': {color: '#e15759', borderDash: [6, 4]},
+  'spans in use (HeapInuse)': {color: '#bab0ac'},
+  'global': {color: '#24292f', borderWidth: 2.5},
+  'pause': {color: '#4e79a7', showLine: false},
+};
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#9c755f', '#ff9da7',
                  '#86bcb6', '#d37295', '#bab0ac', '#499894'];
-const FIXED_COLORS = {
-  running: '#59a14f', runnable: '#edc948', syscall: '#b07aa1',
-  p50: '#4e79a7', p99: '#e15759',
-};
 
 const MiB = 1024 * 1024;
 const pad2 = n => String(n).padStart(2, '0');
@@ -64,10 +73,10 @@ const charts = {
 };
 
 // series returns chart's dataset named label, creating it with style.
-function series(chart, label, style = {}) {
+function series(chart, label, style = SERIES_STYLES[label] || {}) {
   let ds = chart.data.datasets.find(d => d.label === label);
   if (!ds) {
-    const color = style.color || FIXED_COLORS[label] || PALETTE[chart.data.datasets.length % PALETTE.length];
+    const color = style.color || PALETTE[chart.data.datasets.length % PALETTE.length];
     const stacked = chart.options.scales.y.stacked;
     ds = Object.assign({label, data: [], borderColor: color, backgroundColor: stacked ? color + 'aa' : color,
                         fill: stacked ? 'stack' : false, spanGaps: false}, style);
@@ -78,7 +87,7 @@ function series(chart, label, style = {}) {
 
 // plot appends y at time x to each series of values ({label: y}); series
 // already on the chart but absent from values get 0 when zeroMissing.
-function plot(chart, x, values, {zeroMissing = false, style = () => ({})} = {}) {
+function plot(chart, x, values, {zeroMissing = false, style = () => undefined} = {}) {
   for (const [label, y] of Object.entries(values)) series(chart, label, style(label)).data.push({x, y});
   if (zeroMissing)
     for (const ds of chart.data.datasets) if (!(ds.label in values)) ds.data.push({x, y: 0});
@@ -99,15 +108,10 @@ function update(ev) {
     'heap in use (HeapAlloc)': heap.alloc_bytes / MiB,
     'heap goal (NextGC)': heap.goal_bytes / MiB,
     'spans in use (HeapInuse)': heap.inuse_bytes / MiB,
-  }, {style: label => ({
-    'heap in use (HeapAlloc)': {color: '#4e79a7', borderWidth: 2},
-    'heap goal (NextGC)': {color: '#e15759', borderDash: [6, 4]},
-    'spans in use (HeapInuse)': {color: '#bab0ac'},
-  })[label]});
+  });
 
   const pauses = series(charts.gcPauses, 'pause');
-  for (const p of gc.pauses) pauses.data.push({x: p.end_unix_ms, y: p.pause_seconds * 1e6, gc: p.gc});
-  pauses.showLine = false;
+  for (const p of gc.pauses) pauses.data.push({x: p.end_unix_ms, y: p.pause_seconds * 1e6});
   charts.gcPauses.options.plugins.title.text =
       `GC pauses (stop-the-world, per cycle) — ${gc.cycles} cycles, ${(gc.cycles_in_window / ev.window_seconds).toFixed(1)}/s`;
 
@@ -122,7 +126,7 @@ function update(ev) {
 
   const queues = {global: sched.runqueue_global};
   sched.runqueue_local.forEach((n, p) => { queues[`P${p}`] = n; });
-  plot(charts.runQueues, x, queues, {style: label => label === 'global' ? {borderWidth: 2.5, color: '#24292f'} : {}});
+  plot(charts.runQueues, x, queues);
 
   plot(charts.requestsRoute, x, http.by_route, {zeroMissing: true});
   plot(charts.requestsCode, x, http.by_code, {zeroMissing: true, style: codeColor});
