@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include <cinttypes>
+#include <iterator>
 
 #include "runtime/sched_internal.h"
 
@@ -146,7 +147,7 @@ GORT_TLS_READER int64_t detail::start_g(G* g, void (*entry)(void*), uintptr_t st
   labels_inherit(g, parent);
   switch_g_start(g);
   g->preempt.store(false, std::memory_order_relaxed);
-  g->wait_reason = WaitReason::Zero;
+  g->wait_reason.store(WaitReason::Zero, std::memory_order_relaxed);
   g->tracking_seq = static_cast<uint8_t>(fastrand());
   g->tracking = g->tracking_seq % kTrackingPeriod == 0;
   sched.nlive.fetch_add(1, std::memory_order_relaxed);
@@ -168,7 +169,7 @@ void goexit0(P* p, G* g) {
   labels_release(g);
   switch_g_exit(g);
   g->entry = nullptr;
-  g->wait_reason = WaitReason::Zero;
+  g->wait_reason.store(WaitReason::Zero, std::memory_order_relaxed);
   sched.nlive.fetch_sub(1, std::memory_order_relaxed);
   const bool main_exited = g == sched.main_g;
   gfput(p, g);
@@ -231,6 +232,34 @@ void for_each_goroutine(const std::function<void(G*)>& fn) {
 }
 
 int64_t goroutine_id(const G* g) { return g->id.load(std::memory_order_relaxed); }
+
+int64_t GoroutineCounts::total() const {
+  int64_t n = runnable + running + syscall;
+  for (int64_t w : waiting) n += w;
+  return n;
+}
+
+// count_goroutines reads only the atomic status and wait_reason of each G:
+// a G that wakes and parks again between the two loads is counted under
+// its newer reason, which it also had during the pass.
+GoroutineCounts count_goroutines() {
+  GoroutineCounts c;
+  for_each_goroutine([&c](G* g) {
+    switch (g->status.load(std::memory_order_acquire)) {
+      case GStatus::Runnable: c.runnable++; break;
+      case GStatus::Running: c.running++; break;
+      case GStatus::Syscall: c.syscall++; break;
+      case GStatus::Waiting: {
+        auto r = static_cast<size_t>(g->wait_reason.load(std::memory_order_relaxed));
+        if (r < std::size(c.waiting)) c.waiting[r]++;
+        break;
+      }
+      case GStatus::Idle:
+      case GStatus::Dead: break;
+    }
+  });
+  return c;
+}
 TraceSlot& trace_slot(G* g) { return g->trace; }
 
 // goroutine_info reads a goroutine that may be running, parking or being
@@ -241,7 +270,7 @@ GORT_RACY_SNAPSHOT GoroutineInfo goroutine_info(const G* g) {
   info.status = g->status.load(std::memory_order_acquire);
   info.id = g->id.load(std::memory_order_relaxed);
   info.parent_id = g->parent_id;
-  info.wait_reason = g->wait_reason;
+  info.wait_reason = g->wait_reason.load(std::memory_order_relaxed);
   info.wait_since_ns = g->wait_since_ns;
   info.gopc = g->gopc;
   info.startpc = g->startpc;

@@ -46,8 +46,9 @@ struct G {
   std::atomic<int64_t> preempt_requested_ns{0};  // when sysmon asked (latency stats); atomic
 
   // Wait state: written by the parking side before the G is published as
-  // Waiting (release), read by dumps.
-  WaitReason wait_reason = WaitReason::Zero;
+  // Waiting (release), read by dumps. wait_reason is atomic (relaxed) so
+  // count_goroutines may read it while the G parks again.
+  std::atomic<WaitReason> wait_reason{WaitReason::Zero};
   int64_t wait_since_ns = 0;           // sched.coarse_now_ns at park (≤ 10 ms stale)
 
   // Scheduling-latency sampling (stats.cpp), as Go's gTrackingPeriod: every

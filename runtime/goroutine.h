@@ -121,4 +121,24 @@ int64_t goroutine_id(const G* g);
 // created during the walk may be missed.
 void for_each_goroutine(const std::function<void(G*)>& fn);
 
+// GoroutineCounts is how many goroutines are in each state, the waiting
+// ones split by wait reason (for dashboards: Go's goroutine profile says
+// the same, one stack at a time).
+struct GoroutineCounts {
+  int64_t runnable = 0;
+  int64_t running = 0;
+  int64_t syscall = 0;
+  int64_t waiting[static_cast<size_t>(WaitReason::Count)] = {};  // indexed by WaitReason
+
+  // total returns the goroutines counted in any state.
+  int64_t total() const;
+};
+
+// count_goroutines counts every live goroutine by state without stopping
+// the world and without a lock (one pass over the G records, as
+// for_each_goroutine). Each goroutine's status and wait reason are read
+// atomically, so it is counted once, in a state it had during the pass; the
+// counts are a snapshot taken over the pass, not at one instant.
+GoroutineCounts count_goroutines();
+
 }  // namespace gort

@@ -19,7 +19,7 @@ GORT_RACY_SNAPSHOT void append_g_line(std::string* out, const G* g) {
   M* m = g->m;
   char buf[256];
   snprintf(buf, sizeof buf, "  G%" PRId64 ": status=%u(%s) m=%" PRId64 " lockedm=-1\n", id, static_cast<unsigned>(s),
-           s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : "",
+           s == GStatus::Waiting ? wait_reason_string(g->wait_reason.load(std::memory_order_relaxed)) : "",
            (s == GStatus::Running && m != nullptr) ? m->id : int64_t{-1});
   *out += buf;
 }

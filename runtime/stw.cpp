@@ -58,7 +58,7 @@ GORT_RACY_SNAPSHOT void report_not_stopped(const char* reason, int64_t waited_ns
               "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: goroutine %" PRId64
               " [%s] has not reached a safepoint\n",
               reason, p->id, double(waited_ns) * 1e-9, g->id.load(std::memory_order_relaxed),
-              s == GStatus::Waiting ? wait_reason_string(g->wait_reason) : gstatus_string(s));
+              s == GStatus::Waiting ? wait_reason_string(g->wait_reason.load(std::memory_order_relaxed)) : gstatus_string(s));
     } else {
       fprintf(stderr, "gort: stop_the_world(\"%s\"): P%d not stopped after %.1fs: status %u, M%" PRId64 " in the scheduler\n",
               reason, p->id, double(waited_ns) * 1e-9, static_cast<unsigned>(p->status.load()),

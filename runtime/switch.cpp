@@ -197,7 +197,7 @@ void start_running(M* m, P* p, G* g, bool inherit) {
 void finish_park(P* p, G* g, const SwitchMsg* msg) {
   g->wait_since_ns = sched.coarse_now_ns.load(std::memory_order_relaxed);
   g->status.store(GStatus::Waiting, std::memory_order_release);
-  GORT_EVENT(on_go_block, g, g->wait_reason);
+  GORT_EVENT(on_go_block, g, g->wait_reason.load(std::memory_order_relaxed));
   if (msg->unlockf != nullptr && !msg->unlockf(g, msg->arg)) {
     make_ready(g, nullptr);
     runqput(p, g, true);
@@ -376,7 +376,7 @@ void park_g(G* g, UnlockFn unlockf, void* arg, WaitReason reason) {
                  "code run with the world stopped must not park",
                  g->id.load(std::memory_order_relaxed), wait_reason_string(reason), sched.stw_reason ? sched.stw_reason : "?");
   check_stack(g);
-  g->wait_reason = reason;
+  g->wait_reason.store(reason, std::memory_order_relaxed);
   SwitchMsg msg{SwitchMsg::Park, g, unlockf, arg};
   if (G* next = take_direct_successor(m->p)) {
     switch_direct(g, next, &msg);

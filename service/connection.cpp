@@ -302,7 +302,9 @@ bool Session::write(Response& res, unsigned version, bool head, bool keep_alive)
 // write_stream sends the header h, then the body res.stream produces: one
 // chunk per piece (HTTP/1.1) or the raw bytes (HTTP/1.0, ended by the
 // close). Each piece gets a fresh write deadline, so a long stream is not
-// cut by the write timeout while each write still is.
+// cut by the write timeout while each write still is; between pieces the
+// producer runs as a handler, with no deadline (a dashboard stream waits a
+// second between events, longer than a short --write-timeout).
 bool Session::write_stream(Response& res, unsigned version, bool head, const std::string& h) {
   error_code ec;
   st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
@@ -310,6 +312,7 @@ bool Session::write_stream(Response& res, unsigned version, bool head, const std
   if (ec) return false;
   body_bytes_ = 0;
   if (head) return true;
+  st_.enter(ConnPhase::Handling, 0);
   const bool chunked = version >= 11;
   bool failed = false;
   std::string size_line;
@@ -329,6 +332,7 @@ bool Session::write_stream(Response& res, unsigned version, bool head, const std
     }
     failed = static_cast<bool>(ec);
     if (!failed) body_bytes_ += piece.size();
+    st_.enter(ConnPhase::Handling, 0);
     return !failed;
   });
   if (failed) return false;

@@ -5,6 +5,7 @@
 //   demos.cpp            /leak (goroutine leak)  /contend (Mutex contention)
 //   observe_handlers.cpp /metrics  /debug/vars
 //   pprof_handlers.cpp   /debug/pprof/* (Go's net/http/pprof)
+//   ui_handlers.cpp      /debug/ui (live dashboard) and its data
 //
 // Each handler is ordinary sequential code on the connection's goroutine
 // (see http_types.h); reply texts match SPEC.md and the Go peer exactly.
@@ -20,6 +21,7 @@ namespace gortd {
 class MetricsExporter;
 class ConnTracker;
 class Demos;
+class RequestMetrics;
 
 // add_workload_routes adds /work, /alloc, /sleep, /mixed, /fanout, /error.
 void add_workload_routes(Router& r);
@@ -34,11 +36,15 @@ void add_metrics_route(Router& r, const MetricsExporter& exporter);
 struct DebugInfo {
   std::vector<std::string> cmdline;
   const ConnTracker* tracker = nullptr;
+  const RequestMetrics* metrics = nullptr;  // for /debug/ui
 };
 // add_debug_routes adds /debug/vars and /debug/pprof/* (debug routes).
 void add_debug_routes(Router& r, const DebugInfo& info);
 // add_pprof_routes adds /debug/pprof/* (debug routes; info must outlive r).
 void add_pprof_routes(Router& r, const DebugInfo& info);
+// add_ui_routes adds /debug/ui and /debug/ui/* (debug routes; info must
+// outlive r).
+void add_ui_routes(Router& r, const DebugInfo& info);
 // add_index_route adds "/", listing every route of r registered before it
 // and the note line (e.g. where the debug endpoints went).
 void add_index_route(Router& r, std::string note);

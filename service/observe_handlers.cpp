@@ -1,6 +1,5 @@
 // observe_handlers.cpp — /metrics and /debug/vars (the /debug/pprof/*
-// routes are in pprof_handlers.cpp).
-#include <charconv>
+// routes are in pprof_handlers.cpp, /debug/ui/* in ui_handlers.cpp).
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -10,6 +9,7 @@
 #include "runtime/gort.h"
 #include "service/conn_tracker.h"
 #include "service/handlers.h"
+#include "service/json.h"
 #include "service/metrics_exporter.h"
 
 namespace gortd {
@@ -17,40 +17,6 @@ namespace gortd {
 namespace {
 
 constexpr std::string_view kJson = "application/json; charset=utf-8";
-
-// json_string quotes s as a JSON string.
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
-
-// json_float formats v as Go's encoding/json does a float64: the shortest
-// representation that round-trips, in 'f' form unless the exponent is small
-// or large (|v| < 1e-6 or >= 1e21), then 'e' with a one-digit exponent
-// written without padding (1e-7, not 1e-07).
-std::string json_float(double v) {
-  char buf[64];
-  double a = v < 0 ? -v : v;
-  bool exp = a != 0 && (a < 1e-6 || a >= 1e21);
-  auto r = std::to_chars(buf, buf + sizeof buf, v, exp ? std::chars_format::scientific : std::chars_format::fixed);
-  std::string s(buf, r.ptr);
-  size_t n = s.size();
-  if (exp && n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') s.erase(n - 2, 1);
-  return s;
-}
 
 // memstats_json renders runtime.MemStats as expvar's "memstats" does
 // (json.Marshal: Go's field names in declaration order, no spaces).
@@ -143,6 +109,7 @@ void add_debug_routes(Router& r, const DebugInfo& info) {
      res.content_type = kJson;
      res.body = debug_vars(info);
    }, true).describe("/debug/vars", "expvar-style JSON: cmdline, memstats, scheduler counters");
+  add_ui_routes(r, info);
   add_pprof_routes(r, info);
 }
 

@@ -2,6 +2,8 @@
 // request_metrics.h).
 #include "service/request_metrics.h"
 
+#include <algorithm>
+
 namespace gortd {
 
 namespace {
@@ -95,6 +97,41 @@ void RequestMetrics::observe(int path, MethodLabel method, unsigned code, double
   }
   counter->Increment();
   c->duration->Observe(seconds);
+}
+
+RequestSnapshot RequestMetrics::snapshot() const {
+  RequestSnapshot s;
+  s.bucket_bounds = kDefBuckets;
+  s.buckets.assign(kDefBuckets.size() + 1, 0);
+  constexpr int kMethods = static_cast<int>(MethodLabel::Count);
+  std::array<uint64_t, kMaxCode - kMinCode + 1> by_code;
+  for (size_t path = 0; path < paths_.size(); path++) {
+    by_code.fill(0);
+    bool any = false;
+    for (int method = 0; method < kMethods; method++) {
+      const Child* c = children_[path * kMethods + method].load(std::memory_order_acquire);
+      if (!c) continue;
+      for (size_t i = 0; i < c->requests.size(); i++) {
+        const prometheus::Counter* counter = c->requests[i].load(std::memory_order_acquire);
+        if (!counter) continue;
+        by_code[i] += static_cast<uint64_t>(counter->Value());
+        any = true;
+      }
+      // Collect gives cumulative bucket counts, +Inf last.
+      prometheus::ClientMetric m = c->duration->Collect();
+      uint64_t below = 0;
+      for (size_t b = 0; b < m.histogram.bucket.size() && b < s.buckets.size(); b++) {
+        uint64_t cumulative = m.histogram.bucket[b].cumulative_count;
+        s.buckets[b] += cumulative - std::min(below, cumulative);
+        below = cumulative;
+      }
+    }
+    if (!any) continue;
+    for (size_t i = 0; i < by_code.size(); i++)
+      if (by_code[i] > 0) s.counts.push_back({paths_[path], static_cast<unsigned>(kMinCode + i), by_code[i]});
+  }
+  s.in_flight = static_cast<int64_t>(in_flight_.Value());
+  return s;
 }
 
 }  // namespace gortd

@@ -38,6 +38,21 @@ enum class MethodLabel : uint8_t { Get, Head, Post, Put, Delete, Patch, Options,
 MethodLabel method_label(http::verb v);
 std::string_view method_label_name(MethodLabel m);
 
+// RequestSnapshot is a cumulative reading of the RED metrics for the
+// dashboard (/debug/ui), methods merged: differences of two readings give
+// request rates and latency quantiles.
+struct RequestSnapshot {
+  struct Count {
+    std::string path;   // route pattern or "unmatched"
+    unsigned code = 0;  // status code
+    uint64_t requests = 0;
+  };
+  std::vector<Count> counts;          // one per (path, code) seen, by path id then code
+  std::vector<double> bucket_bounds;  // duration buckets' upper bounds, seconds (DefBuckets)
+  std::vector<uint64_t> buckets;      // requests per duration bucket (not cumulative), +Inf last; all routes
+  int64_t in_flight = 0;
+};
+
 class RequestMetrics final {
  public:
   explicit RequestMetrics(prometheus::Registry& registry);
@@ -53,6 +68,9 @@ class RequestMetrics final {
   void in_flight_add(int delta);
   // observe counts one finished request (or refusal) and its duration.
   void observe(int path, MethodLabel method, unsigned code, double seconds);
+  // snapshot reads every series (no lock but each histogram's own; about
+  // 500 atomic loads per (path, method) seen). Safe while serving.
+  RequestSnapshot snapshot() const;
 
  private:
   static constexpr unsigned kMinCode = 100, kMaxCode = 599;

@@ -196,6 +196,7 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   s.debug_info.cmdline = s.opts.cmdline;
   s.debug_info.tracker = &s.tracker;
   if (!s.start_capture_and_logs()) return 2;
+  s.debug_info.metrics = &s.metrics;
   s.build_routes(separate_debug);
   s.exporter.add_collectable(s.registry);
   s.exporter.add_source(collect_go_metrics);

@@ -390,6 +390,29 @@ BOOST_AUTO_TEST_CASE(observer_sees_lifecycle_and_enumerates) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(count_goroutines_by_state_and_wait_reason) {
+  // kRecv goroutines park on a channel and kSleep on timers; the counts see
+  // at least them under their wait reasons, the caller running, and add up
+  // to the live goroutines once the background ones are parked too.
+  constexpr int kRecv = 12, kSleep = 5;
+  run_main([&] {
+    Chan<int> c;
+    std::vector<int64_t> recv_ids, sleep_ids;
+    for (int i = 0; i < kRecv; i++) recv_ids.push_back(go([&] { c.recv(); }));
+    for (int i = 0; i < kSleep; i++) sleep_ids.push_back(go([&] { sleep_ms(60'000); }));
+    gort_test::wait_all_parked(recv_ids, WaitReason::ChanReceive);
+    gort_test::wait_all_parked(sleep_ids, WaitReason::Sleep);
+    GoroutineCounts n = count_goroutines();
+    BOOST_TEST(n.waiting[static_cast<size_t>(WaitReason::ChanReceive)] >= kRecv);
+    BOOST_TEST(n.waiting[static_cast<size_t>(WaitReason::Sleep)] >= kSleep);
+    BOOST_TEST(n.running >= 1);  // this goroutine
+    BOOST_TEST(n.total() >= kRecv + kSleep + 1);
+    for (int i = 0; i < kRecv; i++) c.send(i);
+    wait_until([&] { return count_goroutines().waiting[static_cast<size_t>(WaitReason::ChanReceive)] < kRecv; },
+               "the receivers are counted no longer");
+  }, Config{.gomaxprocs = 2});
+}
+
 BOOST_AUTO_TEST_CASE(stack_overflow_is_reported_with_goroutine_id) {
   auto [status, err] = run_child([] {
     run_main([] {
