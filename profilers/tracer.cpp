@@ -696,8 +696,9 @@ void Tracer::close(int64_t ts) {
   }
 }
 
-// flush_all queues every partly filled buffer (§9 stop step 2). Observer
-// detached: nobody else writes.
+// flush_all queues every partly filled buffer (§9 stop step 2). Nobody
+// else writes: the observer is detached, or (a cut) the world is stopped
+// and the caller holds nop_mu_ and cpu_mu_.
 void Tracer::flush_all() {
   for (PState& ps : ps_) {
     if (ps.buf != nullptr) enqueue(ps.buf);
@@ -755,14 +756,7 @@ void Tracer::cut(int64_t ts, uint64_t heap_live, uint64_t heap_goal, ExecutionTr
   {
     std::lock_guard<std::mutex> nop(nop_mu_);
     std::lock_guard<std::mutex> cpu(cpu_mu_);
-    for (PState& ps : ps_) {
-      if (ps.buf != nullptr) enqueue(ps.buf);
-      ps.buf = nullptr;
-    }
-    if (nop_buf_ != nullptr) enqueue(nop_buf_);
-    nop_buf_ = nullptr;
-    if (cpu_buf_ != nullptr) enqueue(cpu_buf_);
-    cpu_buf_ = nullptr;
+    flush_all();
   }
   take(&out->before);
 

@@ -1,7 +1,7 @@
 """cdp.py — drive headless Chromium through the DevTools protocol (CDP).
 
-Used by gortd's page tests (tests/service/dashboard_ui_test.py) and by the
-scripts that take the README's pictures; Python 3 standard library only.
+Used by gortd's page tests (tests/service/dashboard_ui_test.py) and by
+scripts/screenshot.py for the README's pictures; Python 3 standard library only.
 
 Chromium is started with --remote-debugging-pipe: it reads CDP commands
 from its fd 3 and writes replies and events to its fd 4, each message one
