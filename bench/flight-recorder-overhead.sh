@@ -63,11 +63,6 @@ wrk_rps() {
   echo "$rps"
 }
 
-median() {
-  sort -g "$1" | awk '{ a[NR] = $1 } END {
-    printf "%.2f%% (min %.2f%%, max %.2f%%)", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR] }'
-}
-
 printf '%-15s %4s %12s %14s %9s\n' endpoint pair plain_rps recording_rps overhead
 for e in "${!paths[@]}"; do
   path=${paths[$e]} c=${conns[$e]}

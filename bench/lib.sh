@@ -11,3 +11,10 @@ wait_ready() {
   echo "$0: $name did not start" >&2
   exit 1
 }
+
+# median FILE prints the median of the percentages in FILE (one a line),
+# with their min and max: "1.07% (min -0.54%, max 3.64%)".
+median() {
+  sort -g "$1" | awk '{ a[NR] = $1 } END {
+    printf "%.2f%% (min %.2f%%, max %.2f%%)", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR] }'
+}

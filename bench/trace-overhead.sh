@@ -111,12 +111,6 @@ measure() {  # measure NAME PATH CONNS TRACED(0|1) → "req/s trace-bytes" ("-" 
   echo "$rps $(stat -c %s "$tmp/trace.out")"
 }
 
-# median FILE → the median of the numbers in FILE, with min and max.
-median() {
-  sort -g "$1" | awk '{ a[NR] = $1 } END {
-    printf "%.2f%% (min %.2f%%, max %.2f%%)", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR] }'
-}
-
 printf '%-6s %-15s %4s %12s %12s %9s %12s\n' server endpoint pair plain_rps traced_rps overhead trace_bytes
 for name in $servers; do
   start "$name"

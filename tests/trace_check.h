@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 namespace trace_check {
@@ -65,6 +66,16 @@ inline std::string check_go_trace(const std::string& path, bool* ok) {
          count("grep ' ProcStart ' | grep -o ' p=[0-9]*' | sort -u") + " Ps, " + count("grep ' GCStart '") + " GCs, " +
          count("grep ' UserTaskCreate '") + " tasks, " + count("grep ' CPUSample '") +
          " CPU samples; parser only (check_go_trace.sh not found)";
+}
+
+// check_trace_bytes writes a trace to path and judges it as
+// check_go_trace does; the file is removed when it passes and kept for a
+// look when it fails.
+inline std::string check_trace_bytes(const std::string& bytes, const std::string& path, bool* ok) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::string verdict = check_go_trace(path, ok);
+  if (*ok) std::remove(path.c_str());
+  return verdict;
 }
 
 }  // namespace trace_check

@@ -34,10 +34,8 @@ namespace {
 
 std::string check_trace(const std::string& bytes, const char* tag, bool* ok) {
   std::string path = std::string("/tmp/gort_flight_recorder_test_") + tag + "_" + std::to_string(getpid()) + ".trace";
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::string verdict = trace_check::check_go_trace(path, ok);
+  std::string verdict = trace_check::check_trace_bytes(bytes, path, ok);
   BOOST_TEST_MESSAGE(tag << ": " << verdict);
-  if (*ok) std::remove(path.c_str());
   return verdict;
 }
 

@@ -40,11 +40,8 @@ std::string temp_path(const char* tag) {
 // check_trace writes bytes to a file and judges it with Go's tools;
 // returns the verdict line.
 std::string check_trace(const std::string& bytes, const char* tag, bool* ok) {
-  std::string path = temp_path(tag);
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::string verdict = trace_check::check_go_trace(path, ok);
+  std::string verdict = trace_check::check_trace_bytes(bytes, temp_path(tag), ok);
   BOOST_TEST_MESSAGE(tag << ": " << verdict);
-  if (*ok) std::remove(path.c_str());
   return verdict;
 }
 

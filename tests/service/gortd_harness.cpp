@@ -220,6 +220,26 @@ bool eventually(const std::function<bool()>& pred, milliseconds limit) {
   }
 }
 
+int promtool_check_metrics(const std::string& promtool, const std::string& exposition, std::string* out) {
+  char path[] = "/tmp/gortd_metrics_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  bool written = write(fd, exposition.data(), exposition.size()) == static_cast<ssize_t>(exposition.size());
+  close(fd);
+  out->clear();
+  int status = -1;
+  if (written) {
+    FILE* p = popen((promtool + " check metrics < " + path + " 2>&1").c_str(), "r");
+    if (p != nullptr) {
+      char buf[4096];
+      while (size_t n = fread(buf, 1, sizeof buf, p)) out->append(buf, n);
+      status = pclose(p);
+    }
+  }
+  unlink(path);
+  return status;
+}
+
 void raise_fd_limit() {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);

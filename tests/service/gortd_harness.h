@@ -76,6 +76,10 @@ inline Reply get(int port, const std::string& target, const std::string& extra_h
   return request(port, "GET", target, extra_headers);
 }
 
+// promtool_check_metrics runs `promtool check metrics` on an exposition
+// text; returns its exit status and sets *out to what it printed.
+int promtool_check_metrics(const std::string& promtool, const std::string& exposition, std::string* out);
+
 // raise_fd_limit raises RLIMIT_NOFILE to its hard limit.
 void raise_fd_limit();
 

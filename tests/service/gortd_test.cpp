@@ -472,18 +472,8 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool) {
   Reply r = get(g.port(), "/metrics");
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
-  char path[] = "/tmp/gortd_metrics_XXXXXX";
-  int fd = mkstemp(path);
-  BOOST_REQUIRE(fd >= 0);
-  BOOST_REQUIRE(write(fd, r.body.data(), r.body.size()) == static_cast<ssize_t>(r.body.size()));
-  close(fd);
-  std::string cmd = promtool + " check metrics < " + path + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
   std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
-  unlink(path);
+  int status = promtool_check_metrics(promtool, r.body, &out);
   BOOST_TEST(status == 0, "promtool check metrics: " << out);
   for (const char* name : {"go_goroutines ", "go_threads ", "go_info{", "process_cpu_seconds_total ",
                            "process_resident_memory_bytes ", "process_open_fds ", "process_start_time_seconds ",
