@@ -53,10 +53,15 @@ bool tracer_frame(const std::string& fn) {
 // (`gortd::Listener::accept_loop()::<lambda()>`). Goroutines the runtime
 // and the collector start for themselves get Go's `runtime.` prefix, which
 // cmd/trace uses to tell system goroutines from the program's.
+// GCC's debug info names the instance `gort::detail::invoke_and_destroy<F>`;
+// clang's has the demangled signature, `void gort::detail::…<F>(void*)`.
 std::string display_name(const std::string& fn) {
   static constexpr std::string_view kTrampoline = "gort::detail::invoke_and_destroy<";
-  if (fn.rfind(kTrampoline, 0) != 0 || fn.back() != '>') return fn;
-  std::string inner = fn.substr(kTrampoline.size(), fn.size() - kTrampoline.size() - 1);
+  std::string_view name(fn);
+  if (name.rfind("void ", 0) == 0) name.remove_prefix(5);
+  if (name.size() > 7 && name.substr(name.size() - 7) == "(void*)") name.remove_suffix(7);
+  if (name.rfind(kTrampoline, 0) != 0 || name.back() != '>') return fn;
+  std::string inner(name.substr(kTrampoline.size(), name.size() - kTrampoline.size() - 1));
   while (!inner.empty() && inner.back() == ' ') inner.pop_back();
   if (inner.rfind("gort::", 0) == 0 || inner.rfind("gc::", 0) == 0) inner = "runtime." + inner;
   return inner;

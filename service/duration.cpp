@@ -96,7 +96,9 @@ std::optional<int64_t> parse_go_duration(std::string_view s) {
     if (total > (UINT64_C(1) << 63)) return std::nullopt;
   }
   if (!neg && total == (UINT64_C(1) << 63)) return std::nullopt;
-  return neg ? -static_cast<int64_t>(total) : static_cast<int64_t>(total);
+  // total may be 2^63 when negative: negate in uint64_t, where that is
+  // defined, and convert (INT64_MIN, as Go's int64(-v) gives).
+  return static_cast<int64_t>(neg ? 0 - total : total);
 }
 
 std::string format_go_duration(int64_t ns) {

@@ -55,6 +55,10 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry)
   path_id(kUnmatchedLabel);
 }
 
+RequestMetrics::~RequestMetrics() {
+  for (int i = 0; i < kMaxPaths * static_cast<int>(MethodLabel::Count); i++) delete children_[i].load();
+}
+
 int RequestMetrics::path_id(std::string_view label) {
   for (size_t i = 0; i < paths_.size(); i++)
     if (paths_[i] == label) return static_cast<int>(i);
@@ -72,7 +76,7 @@ RequestMetrics::Child* RequestMetrics::child(int path, MethodLabel method) {
   std::lock_guard<std::mutex> l(create_mu_);
   c = slot.load(std::memory_order_relaxed);
   if (c) return c;
-  c = new Child();  // lives as long as the process, like the family's children
+  c = new Child();  // lives as long as this, like the family's children
   c->duration = &duration_.Add({{"method", std::string(method_label_name(method))}, {"path", paths_[path]}},
                                kDefBuckets);
   slot.store(c, std::memory_order_release);

@@ -56,6 +56,7 @@ struct RequestSnapshot {
 class RequestMetrics final {
  public:
   explicit RequestMetrics(prometheus::Registry& registry);
+  ~RequestMetrics();
   RequestMetrics(const RequestMetrics&) = delete;
   RequestMetrics& operator=(const RequestMetrics&) = delete;
 
@@ -84,7 +85,7 @@ class RequestMetrics final {
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Gauge& in_flight_;
   std::vector<std::string> paths_;                 // fixed once serving starts
-  std::unique_ptr<std::atomic<Child*>[]> children_;  // [path * Count + method]; set once, never freed
+  std::unique_ptr<std::atomic<Child*>[]> children_;  // [path * Count + method]; set once, freed with this
   std::mutex create_mu_;                            // serializes child/counter creation
 };
 

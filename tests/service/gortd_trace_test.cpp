@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/base.h"
 #include "tests/service/gortd_harness.h"
 #include "tests/trace_check.h"
 
@@ -280,8 +281,10 @@ BOOST_AUTO_TEST_CASE(ten_seconds_at_1000_connections_stay_valid_and_bounded) {
   long growth_kb = peak.load() - before;
   BOOST_TEST_MESSAGE("trace " << r.body.size() / 1024 << " KiB; gortd RSS " << before << " KiB -> peak " << peak.load()
                               << " KiB (+" << growth_kb << " KiB)");
-  // Streaming: gortd holds a few batches per P, not the trace.
-  BOOST_TEST(growth_kb * 1024 < static_cast<long>(r.body.size()) / 4);
+  // Streaming: gortd holds a few batches per P, not the trace. Under
+  // AddressSanitizer RSS says nothing about that (freed blocks wait in its
+  // quarantine, every block has redzones), so only the release build judges.
+  if (!GORT_ASAN) BOOST_TEST(growth_kb * 1024 < static_cast<long>(r.body.size()) / 4);
   std::string path = save(r.body, "c1000");
   bool ok = false;
   std::string verdict = check(path, &ok);
