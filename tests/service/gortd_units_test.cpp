@@ -11,7 +11,7 @@
 
 #include "gc/knobs.h"
 #include "service/auth.h"
-#include "service/connection.h"
+#include "service/request_target.h"
 #include "service/duration.h"
 #include "service/params.h"
 #include "service/router.h"
