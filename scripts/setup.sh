@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config git
   libboost1.81-dev libboost-context1.81-dev libboost-test1.81-dev
-  libboost-program-options1.81-dev
+  libboost-program-options1.81-dev libboost-url1.81-dev
   prometheus-cpp-dev libunwind-dev zlib1g-dev libbenchmark-dev libdw-dev
   clang-14 libclang-rt-14-dev python3
   golang-go prometheus wrk curl procps

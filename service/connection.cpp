@@ -1,15 +1,15 @@
 // connection.cpp — the per-connection goroutine (see connection.h).
 //
-// One request, in order:
+// One request, in order (what happens between the socket operations is
+// request_pipeline.h's, shared with the http_request fuzz target):
 //   1. Idle: wait for the first byte (idle timeout), then Reading (read
 //      timeout); Beast's parser reads the header (header_limit 8 KiB).
-//   2. Route on method + decoded path. A body is read only for a matched
-//      route (body_limit 1 MiB), after "100 Continue" if the client asked.
-//   3. Handling: the handler runs on this goroutine; no deadline.
-//   4. Writing: the reply goes out in one write (write timeout). Its status
-//      line and few header fields are formatted directly: Beast's generic
-//      serializer walks its buffer-sequence view several times per write,
-//      which cost ~9% of CPU at 60k req/s of small replies.
+//   2. route_request: target, Host, query, route. A body is read only for
+//      a matched route (body_limit 1 MiB), after "100 Continue" if the
+//      client asked.
+//   3. Handling: answer runs the handler on this goroutine; no deadline.
+//   4. Writing: the reply (format_reply_header, then the body) goes out in
+//      one write (write timeout), or piece by piece for a stream.
 //   5. Observe: http_requests_total / duration with the route's label.
 // A refusal (malformed, too large, timed out, over the connection cap)
 // answers with "Connection: close" and then closes gently: shut down our
@@ -27,14 +27,14 @@
 #include <array>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
-#include "profilers/tracer.h"
 #include "runtime/goroutine.h"
 #include "runtime/gort.h"
-#include "service/auth.h"
 #include "service/net_conn.h"
 #include "service/request_metrics.h"
+#include "service/request_pipeline.h"
 #include "service/router.h"
 
 namespace gortd {
@@ -50,13 +50,7 @@ constexpr size_t kLingerMaxBytes = 4 << 20;
 // A refused (over-cap) connection gets this long to send its request.
 constexpr int64_t kRefusalReadNs = 1'000'000'000;
 
-using Parser = http::request_parser<http::string_body>;
-
-// Labels names a request's metrics series.
-struct Labels {
-  int path;
-  MethodLabel method = MethodLabel::Other;
-};
+using Parser = RequestParser;
 
 class Session final {
  public:
@@ -81,18 +75,18 @@ class Session final {
   // read_header applies the request limits to parser and reads a header
   // into it, parking the goroutine until it has arrived.
   void read_header(Parser& parser, error_code& ec) {
-    parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(kMaxBodyBytes);
+    apply_request_limits(parser);
     http::read_header(conn_, buf_, parser, ec);
   }
   bool read_failed(const error_code& ec, Parser& parser, int64_t t0);
   void refuse_over_capacity();
-  void dispatch(const RouteMatch& m, const Request& req, Response& res);
-  bool write(Response& res, unsigned version, bool head, bool keep_alive);
+  // write sends res; false if the write failed. *keep_alive (in: what the
+  // request asked) is set to whether the connection may stay open.
+  bool write(Response& res, unsigned version, bool head, bool* keep_alive);
   bool write_stream(Response& res, unsigned version, bool head, const std::string& h);
-  Labels labels_for(http::verb method, std::string_view target) const;
-  Labels labels_from_buffer() const;
-  Labels labels_of(const Parser& parser) const;
+  Labels labels_of(const Parser& parser) const {
+    return gortd::labels_of(ctx_, parser, {static_cast<const char*>(buf_.data().data()), buf_.size()});
+  }
   void refuse(unsigned status, std::string_view line, const Labels& l, int64_t t0);
 
   const ServeContext& ctx_;
@@ -120,23 +114,15 @@ bool Session::serve_one() {
   if (ec) return read_failed(ec, parser, t0);
 
   const BeastRequest& msg = parser.get();
-  Request req;
-  req.method = msg.method();
-  req.method_name = msg.method_string();
-  req.msg = &msg;
-  req.peer_closed = [this] { return conn_.peer_closed(); };
-  std::string_view raw_query;
-  if (!split_target(msg.target(), req.path, raw_query)) {
-    refuse(400, "malformed request target", {ctx_.metrics->unmatched_id(), method_label(req.method)}, t0);
+  RoutedRequest routed = route_request(ctx_, msg);
+  routed.req.peer_closed = [this] { return conn_.peer_closed(); };
+  const Request& req = routed.req;
+  const RouteMatch& m = routed.match;
+  const Labels& labels = routed.labels;
+  if (routed.refusal) {
+    refuse(routed.refusal->status, routed.refusal->line, labels, t0);
     return false;
   }
-  if (msg.version() >= 11 && msg.find(http::field::host) == msg.end()) {
-    refuse(400, "missing required Host header", labels_for(req.method, msg.target()), t0);
-    return false;
-  }
-  req.query = Query::parse(raw_query);
-  RouteMatch m = ctx_.router->match(req.path, req.method);
-  Labels labels{m.route ? m.route->metric_path : ctx_.metrics->unmatched_id(), method_label(req.method)};
 
   bool keep_alive = msg.keep_alive();
   if (!parser.is_done()) {
@@ -161,15 +147,10 @@ bool Session::serve_one() {
   st_.enter(ConnPhase::Handling, 0);
   ctx_.metrics->in_flight_add(1);
   Response res;
-  try {
-    dispatch(m, req, res);
-  } catch (const std::exception& e) {
-    res = Response{};
-    res.error(500, std::string("internal error: ") + e.what());
-  }
-  keep_alive = keep_alive && !res.close && !ctx_.tracker->draining();
+  answer(ctx_, routed, res);
+  keep_alive = keep_alive && !ctx_.tracker->draining();
   unsigned status = res.status;
-  bool ok = write(res, msg.version(), req.method == http::verb::head, keep_alive);
+  bool ok = write(res, msg.version(), req.method == http::verb::head, &keep_alive);
   ctx_.metrics->in_flight_add(-1);
   const int64_t elapsed = gort::nanotime() - t0;
   ctx_.metrics->observe(labels.path, labels.method, status, double(elapsed) * 1e-9);
@@ -189,35 +170,6 @@ bool Session::serve_one() {
   return ok && keep_alive;
 }
 
-void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
-  switch (m.kind) {
-    case RouteMatch::NotFound:
-      res.error(404, "404 page not found: " + req.path);
-      return;
-    case RouteMatch::MethodNotAllowed:
-      res.headers.emplace_back("Allow", m.route->allow);
-      res.error(405, "method " + std::string(req.method_name) + " not allowed on " + req.path);
-      return;
-    case RouteMatch::Found:
-      break;
-  }
-  if (m.route->protected_ && ctx_.auth && !ctx_.auth->check((*req.msg)[http::field::authorization])) {
-    res.headers.emplace_back("WWW-Authenticate", std::string(BasicAuth::challenge()));
-    res.error(401, "unauthorized");
-    return;
-  }
-  // The handler runs under its route's profiler labels (endpoint=/work …),
-  // so CPU and goroutine profiles can be split by endpoint (-tagfocus).
-  gort::set_shared_labels(*m.route->labels);
-  struct ClearLabels {
-    ~ClearLabels() { gort::set_labels(gort::LabelSet{}); }
-  } clear_labels;
-  // In an execution trace, each request is a task named after its route,
-  // so `go tool trace`'s user-task view shows per-endpoint latencies.
-  profilers::TraceTask task(m.route->pattern);
-  m.route->handler(req, res);
-}
-
 bool Session::read_failed(const error_code& ec, Parser& parser, int64_t t0) {
   bool got_some = parser.got_some() || buf_.size() > 0;
   if (ec == http::error::end_of_stream) return false;  // closed between requests
@@ -226,17 +178,9 @@ bool Session::read_failed(const error_code& ec, Parser& parser, int64_t t0) {
     if (got_some) refuse(408, "request timeout", labels_of(parser), t0);
     return false;
   }
-  if (ec.category() != http::make_error_code(http::error::bad_method).category() ||
-      ec == http::error::partial_message)
-    return false;  // the client went away or the socket failed
-  Labels l = labels_of(parser);
-  if (ec == http::error::header_limit) {
-    refuse(431, "request header fields too large (limit " + std::to_string(kMaxHeaderBytes) + " bytes)", l, t0);
-  } else if (ec == http::error::body_limit) {
-    refuse(413, "request body too large (limit " + std::to_string(kMaxBodyBytes) + " bytes)", l, t0);
-  } else {
-    refuse(400, "malformed request: " + ec.message(), l, t0);
-  }
+  std::optional<Refusal> refusal = refusal_for_parse_error(ec);
+  if (!refusal) return false;  // the client went away or the socket failed
+  refuse(refusal->status, refusal->line, labels_of(parser), t0);
   return false;
 }
 
@@ -244,7 +188,8 @@ void Session::refuse(unsigned status, std::string_view line, const Labels& l, in
   linger_ = true;
   Response res;
   res.error(status, line);
-  write(res, 11, false, false);
+  bool keep_alive = false;
+  write(res, 11, false, &keep_alive);
   ctx_.metrics->observe(l.path, l.method, status, double(gort::nanotime() - t0) * 1e-9);
 }
 
@@ -259,38 +204,11 @@ void Session::refuse_over_capacity() {
   refuse(503, "too many open connections (limit " + std::to_string(ctx_.limits.max_conns) + ")", l, t0);
 }
 
-bool Session::write(Response& res, unsigned version, bool head, bool keep_alive) {
-  // Status line and header, formatted directly into a reused buffer.
-  std::string& h = header_;
-  h.clear();
-  h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  h += std::to_string(res.status);
-  h += ' ';
-  http::status known = http::int_to_status(res.status);
-  if (known == http::status::unknown)
-    h += "status code " + std::to_string(res.status);  // as Go writes unknown codes
-  else
-    h += http::obsolete_reason(known);
-  h += "\r\nContent-Type: ";
-  h += res.content_type;
-  for (const auto& [name, value] : res.headers) {
-    h += "\r\n";
-    h += name;
-    h += ": ";
-    h += value;
-  }
-  if (res.stream && version < 11) keep_alive = false;  // the close ends the body
-  if (!keep_alive && version >= 11) h += "\r\nConnection: close";
-  if (keep_alive && version < 11) h += "\r\nConnection: keep-alive";
-  if (res.stream) {
-    if (version >= 11) h += "\r\nTransfer-Encoding: chunked";
-    h += "\r\n\r\n";
-    return write_stream(res, version, head, h);
-  }
+bool Session::write(Response& res, unsigned version, bool head, bool* keep_alive) {
+  std::string& h = header_;  // reused across requests
+  *keep_alive = format_reply_header(res, version, *keep_alive, h);
+  if (res.stream) return write_stream(res, version, head, h);
   body_bytes_ = head ? 0 : res.body.size();
-  h += "\r\nContent-Length: ";
-  h += std::to_string(res.body.size());
-  h += "\r\n\r\n";
   std::array<boost::asio::const_buffer, 2> bufs = {boost::asio::buffer(h),
                                                    boost::asio::buffer(res.body.data(), head ? 0 : res.body.size())};
   st_.enter(ConnPhase::Writing, gort::nanotime() + ctx_.limits.write_timeout_ns);
@@ -343,40 +261,6 @@ bool Session::write_stream(Response& res, unsigned version, bool head, const std
   return !ec;
 }
 
-Labels Session::labels_for(http::verb method, std::string_view target) const {
-  std::string path;
-  std::string_view query;
-  Labels l{ctx_.metrics->unmatched_id(), method_label(method)};
-  if (split_target(target, path, query)) {
-    RouteMatch m = ctx_.router->match(path, method);
-    if (m.route) l.path = m.route->metric_path;
-  }
-  return l;
-}
-
-// labels_of labels a request that may have been read only partly. Beast's
-// parser consumes the request line as soon as it is complete, even while
-// the rest of the header is missing (or too large); before that the
-// request line is still at the front of the buffer.
-Labels Session::labels_of(const Parser& parser) const {
-  const BeastRequest& m = parser.get();
-  if (m.method() != http::verb::unknown || !m.method_string().empty()) return labels_for(m.method(), m.target());
-  return labels_from_buffer();
-}
-
-// labels_from_buffer labels a request whose header could not be parsed from
-// its request line, if the buffered bytes begin with a plausible one.
-Labels Session::labels_from_buffer() const {
-  std::string_view data(static_cast<const char*>(buf_.data().data()), buf_.size());
-  size_t sp1 = data.find(' ');
-  if (sp1 == std::string_view::npos || sp1 > 16) return {ctx_.metrics->unmatched_id(), MethodLabel::Other};
-  size_t sp2 = data.find(' ', sp1 + 1);
-  size_t eol = data.find('\r');
-  if (sp2 == std::string_view::npos || (eol != std::string_view::npos && eol < sp2))
-    return {ctx_.metrics->unmatched_id(), method_label(http::string_to_verb(data.substr(0, sp1)))};
-  return labels_for(http::string_to_verb(data.substr(0, sp1)), data.substr(sp1 + 1, sp2 - sp1 - 1));
-}
-
 // close_gently shuts down our sending side, then discards what the client
 // still sends until it closes, kLingerNs pass or kLingerMaxBytes arrive.
 void close_gently(NetConn& conn, ConnState& st) {
@@ -394,22 +278,6 @@ void close_gently(NetConn& conn, ConnState& st) {
 }
 
 }  // namespace
-
-bool split_target(std::string_view target, std::string& path, std::string_view& raw_query) {
-  if (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://") {
-    size_t authority = target.find("//") + 2;
-    size_t slash = target.find_first_of("/?", authority);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    if (!target.empty() && target[0] == '?') return false;
-  }
-  if (target.empty() || target[0] != '/') return false;
-  size_t q = target.find('?');
-  raw_query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-  auto decoded = percent_decode(target.substr(0, q), false);
-  if (!decoded) return false;
-  path = std::move(*decoded);
-  return true;
-}
 
 void serve_connection(const ServeContext& ctx, tcp::socket sock, bool admitted) {
   ConnState st;

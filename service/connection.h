@@ -15,9 +15,4 @@ namespace gortd {
 // socket is closed; never throws.
 void serve_connection(const ServeContext& ctx, boost::asio::ip::tcp::socket sock, bool admitted);
 
-// split_target splits a request target into its percent-decoded path and
-// raw query. Accepts origin form ("/a?b") and absolute form
-// ("http://host/a?b"); returns false for anything else or a bad escape.
-bool split_target(std::string_view target, std::string& path, std::string_view& raw_query);
-
 }  // namespace gortd

@@ -49,4 +49,21 @@ void add_ui_routes(Router& r, const DebugInfo& info);
 // and the note line (e.g. where the debug endpoints went).
 void add_index_route(Router& r, std::string note);
 
+// RouteSources is the state gortd's handlers read: every pointee must
+// outlive the routers built from it.
+struct RouteSources {
+  Demos* demos = nullptr;
+  const MetricsExporter* exporter = nullptr;
+  const DebugInfo* debug_info = nullptr;
+  RequestMetrics* metrics = nullptr;  // gives each route its metric_path
+};
+
+// build_route_tables fills gortd's route tables (route_tables.cpp): every
+// route on main, or with separate_debug the debug routes (/gc, /debug/*) on
+// debug, whose address debug_addr the index page names; debug_auth says
+// whether --debug-auth is set (the index page says so). Used by Server and
+// by the http_request fuzz target, so both serve the same table.
+void build_route_tables(const RouteSources& src, bool separate_debug, const std::string& debug_addr, bool debug_auth,
+                        Router& main, Router& debug);
+
 }  // namespace gortd

@@ -1,5 +1,20 @@
 // params.cpp — query parsing and typed parameters (see params.h).
+//
+// Percent-decoding and the query grammar are Boost.URL's (make_pct_string_view,
+// pct_encoded_rule, decode with space_as_plus, grammar::range_rule); what
+// is gortd's own is the choice of character sets and the filters that make
+// the result Go's url.Values (see kQueryRule).
 #include "service/params.h"
+
+#include <boost/url/grammar/delim_rule.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/grammar/optional_rule.hpp>
+#include <boost/url/grammar/parse.hpp>
+#include <boost/url/grammar/range_rule.hpp>
+#include <boost/url/grammar/token_rule.hpp>
+#include <boost/url/grammar/tuple_rule.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/pct_encoded_rule.hpp>
 
 #include <cctype>
 #include <cerrno>
@@ -11,12 +26,8 @@ namespace gortd {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+namespace urls = boost::urls;
+namespace grammar = boost::urls::grammar;
 
 // format_g formats v like Go's %g for the small bounds used in replies.
 std::string format_g(double v) {
@@ -25,41 +36,48 @@ std::string format_g(double v) {
   return buf;
 }
 
+// The query grammar, as Go's parseQuery cuts it: pairs between '&' (any of
+// them empty), each "key" or "key=value" cut at its first '='. Characters
+// are Go's, not RFC 3986's: every byte but the separators may appear
+// unescaped (Go lets '{', '|', '#', UTF-8 … through; Boost.URL's own
+// query_rule would refuse the whole query for one of them), and the escapes
+// are checked per pair, because Go drops a pair with a bad escape and keeps
+// the rest. pct_encoded_rule(cs) accepts the bytes of cs and valid %XX.
+constexpr grammar::lut_chars kPairChars = ~grammar::lut_chars('&');
+constexpr grammar::lut_chars kKeyChars = ~grammar::lut_chars("%=");
+constexpr grammar::lut_chars kValueChars = ~grammar::lut_chars('%');
+constexpr auto kPairRule = grammar::optional_rule(grammar::token_rule(kPairChars));
+constexpr auto kQueryRule =
+    grammar::range_rule(kPairRule, grammar::tuple_rule(grammar::squelch(grammar::delim_rule('&')), kPairRule));
+constexpr auto kKeyValueRule = grammar::tuple_rule(
+    urls::pct_encoded_rule(kKeyChars),
+    grammar::optional_rule(
+        grammar::tuple_rule(grammar::squelch(grammar::delim_rule('=')), urls::pct_encoded_rule(kValueChars))));
+
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); i++) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  // make_pct_string_view checks every '%' is followed by two hex digits
+  // (Go's unescape: "invalid URL escape"); other bytes pass as they are.
+  auto valid = urls::make_pct_string_view(urls::string_view(s.data(), s.size()));
+  if (!valid) return std::nullopt;
+  return valid->decode(urls::encoding_opts(plus_is_space));
 }
 
 Query Query::parse(std::string_view raw) {
   Query q;
-  while (!raw.empty()) {
-    size_t amp = raw.find('&');
-    std::string_view pair = raw.substr(0, amp);
-    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-    // Go 1.17+ rejects ';' separators; such pairs are dropped.
-    if (pair.empty() || pair.find(';') != std::string_view::npos) continue;
-    size_t eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
-    if (!key || !value) continue;
-    q.kv_.emplace_back(std::move(*key), std::move(*value));
+  // kQueryRule matches any input (every pair may be empty): no error case.
+  auto pairs = grammar::parse(urls::string_view(raw.data(), raw.size()), kQueryRule);
+  if (!pairs) return q;
+  const urls::encoding_opts plus_is_space(true);
+  for (const auto& pair : *pairs) {
+    // Go drops empty pairs, and since 1.17 any pair containing ';' (it
+    // was a separator before; Go logs "invalid semicolon separator").
+    if (!pair || pair->find(';') != urls::string_view::npos) continue;
+    auto kv = grammar::parse(*pair, kKeyValueRule);
+    if (!kv) continue;  // a malformed escape in the key or the value
+    const auto& value = std::get<1>(*kv);
+    q.kv_.emplace_back(std::get<0>(*kv).decode(plus_is_space), value ? value->decode(plus_is_space) : std::string());
   }
   return q;
 }

@@ -1,8 +1,12 @@
 // params.h — query strings and handler parameters for gortd.
 //
-// Query mirrors Go's url.Values as net/http fills it: pairs split on '&',
-// key and value percent-decoded with '+' meaning space, malformed pairs
-// dropped, get() returning the first value or "" when absent.
+// Query mirrors Go's url.Values as net/http fills it (url.ParseQuery, Go
+// 1.17+): pairs split on '&'; empty pairs and pairs containing ';' dropped;
+// each pair cut at its first '=' ("k" alone is k=""); key and value
+// percent-decoded with '+' meaning space, a pair with a malformed escape
+// (a '%' not followed by two hex digits) dropped and the rest kept; get()
+// returning the first value or "" when absent. Parsed with Boost.URL's
+// grammar and decoder (params.cpp).
 //
 // ParamReader reads typed parameters with the exact 400 reply texts the Go
 // peer (strconv + fmt %q) produces, and remembers only the first error:
@@ -43,6 +47,8 @@ class Query final {
   std::string_view get(std::string_view name) const;
   bool has(std::string_view name) const;
   bool empty() const { return kv_.empty(); }
+  // pairs returns every decoded pair, in the order sent.
+  const std::vector<std::pair<std::string, std::string>>& pairs() const { return kv_; }
   // add appends a decoded pair.
   void add(std::string key, std::string value) { kv_.emplace_back(std::move(key), std::move(value)); }
 

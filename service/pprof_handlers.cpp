@@ -240,7 +240,7 @@ void serve_trace(const Request& req, Response& res) {
   if (!(seconds > 0)) return serve_error(res, 400, "bad parameter seconds=0: must be positive");
   std::string_view format = req.query.get("format");
   if (!format.empty() && format != "binary" && format != "json")
-    return serve_error(res, 400, "bad parameter format=" + std::string(format) + ": want binary or json");
+    return serve_error(res, 400, "bad parameter format=" + go_quote(format) + ": want binary or json");
   const bool json = format == "json";
   std::string why;
   if (profilers::FlightRecorder* fr = profilers::active_flight_recorder()) {

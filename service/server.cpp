@@ -73,20 +73,8 @@ struct Server::State {
 };
 
 void Server::State::build_routes(bool separate_debug) {
-  Router& dbg = separate_debug ? debug_router : main_router;
-  add_workload_routes(main_router);
-  add_demo_routes(main_router, demos);
-  add_metrics_route(main_router, exporter);
-  add_gc_route(dbg);
-  add_debug_routes(dbg, debug_info);
-  std::string note;
-  if (separate_debug) note = "/gc and /debug/* are served on the debug listener (" + opts.debug_addr + ")";
-  if (!opts.debug_auth.empty())
-    note += std::string(note.empty() ? "" : "; ") + "/gc and /debug/* require basic auth";
-  add_index_route(main_router, note);
-  if (separate_debug) add_index_route(debug_router, "");
-  for (Router* r : {&main_router, &debug_router})
-    for (Route& rt : r->routes()) rt.metric_path = metrics.path_id(rt.pattern);
+  build_route_tables({&demos, &exporter, &debug_info, &metrics}, separate_debug, opts.debug_addr,
+                     !opts.debug_auth.empty(), main_router, debug_router);
 }
 
 void Server::State::start_reaper() {

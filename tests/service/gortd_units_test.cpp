@@ -6,14 +6,18 @@
 #define BOOST_TEST_MODULE gortd_units_test
 #include <boost/test/unit_test.hpp>
 
+#include <boost/asio/error.hpp>
+#include <boost/beast/http/error.hpp>
+
 #include <cstdint>
 #include <string>
 
 #include "gc/knobs.h"
 #include "service/auth.h"
-#include "service/connection.h"
 #include "service/duration.h"
 #include "service/params.h"
+#include "service/request_pipeline.h"
+#include "service/request_target.h"
 #include "service/router.h"
 
 using namespace gortd;
@@ -66,6 +70,32 @@ BOOST_AUTO_TEST_CASE(query_parses_like_url_values) {
   BOOST_TEST(!q.has("p"));
   BOOST_TEST(q.get("s") == "a b");
   BOOST_TEST(q.get("absent") == "");
+}
+
+BOOST_AUTO_TEST_CASE(query_keeps_go_leniency) {
+  // Bytes RFC 3986 does not allow unescaped, which Go's ParseQuery (and so
+  // gortd) takes as they are: Boost.URL's strict query_rule would refuse them.
+  Query q = Query::parse("x={|}^`[]\\&u=\xe6\x97\xa5&h=a#b&v=1=2&%2B=%2b+&=&+=p");
+  BOOST_TEST(q.get("x") == "{|}^`[]\\");
+  BOOST_TEST(q.get("u") == "\xe6\x97\xa5");
+  BOOST_TEST(q.get("h") == "a#b");   // '#' is no fragment in a request target
+  BOOST_TEST(q.get("v") == "1=2");   // cut at the first '='
+  BOOST_TEST(q.get("+") == "+ ");    // %2B is a plus, '+' a space
+  BOOST_TEST(q.get(" ") == "p");
+  BOOST_TEST(q.has(""));
+  BOOST_TEST(q.pairs().size() == 7u);
+  BOOST_TEST(Query::parse("").empty());
+  BOOST_TEST(Query::parse("&&;&a;=1").empty());
+  BOOST_TEST(Query::parse("a=%4&a=%%41&a=%g0&a=ok").get("a") == "ok");  // bad escapes drop only their pair
+}
+
+BOOST_AUTO_TEST_CASE(percent_decode_matches_go_unescape) {
+  BOOST_TEST(*percent_decode("a%20b+c", false) == "a b+c");
+  BOOST_TEST(*percent_decode("a%20b+c", true) == "a b c");
+  BOOST_TEST(*percent_decode("%41%4a%4A", true) == "AJJ");
+  BOOST_TEST(*percent_decode("%00", false) == std::string(1, '\0'));
+  BOOST_TEST(*percent_decode("", true) == "");
+  for (const char* bad : {"%", "%4", "a%", "%%41", "%g0", "%0g", "ab%4"}) BOOST_TEST(!percent_decode(bad, true), bad);
 }
 
 namespace {
@@ -149,6 +179,72 @@ BOOST_AUTO_TEST_CASE(split_target_forms) {
   BOOST_TEST(!split_target("*", path, query));
   BOOST_TEST(!split_target("/%zz", path, query));
   BOOST_TEST(!split_target("", path, query));
+}
+
+BOOST_AUTO_TEST_CASE(split_target_edge_cases) {
+  std::string path;
+  std::string_view query, raw_path;
+  BOOST_TEST(split_target("/a+b%2B?q=1+1", path, query, &raw_path));
+  BOOST_TEST(path == "/a+b+");  // plus-as-space is for queries only
+  BOOST_TEST(query == "q=1+1");
+  BOOST_TEST(raw_path == "/a+b%2B");
+  BOOST_TEST(split_target("/work?x={}&y=%zz", path, query));  // the query is left raw here
+  BOOST_TEST(path == "/work");
+  BOOST_TEST(query == "x={}&y=%zz");
+  BOOST_TEST(split_target("/w#x|\xe6", path, query));  // Go's ParseRequestURI keeps these
+  BOOST_TEST(path == "/w#x|\xe6");
+  BOOST_TEST(split_target("/?", path, query));
+  BOOST_TEST(path == "/");
+  BOOST_TEST(query == "");
+  BOOST_TEST(split_target("/a?b?c", path, query));
+  BOOST_TEST(query == "b?c");
+  BOOST_TEST(split_target("http://u:p@[::1]:80/x?y", path, query, &raw_path));
+  BOOST_TEST(path == "/x");
+  BOOST_TEST(query == "y");
+  BOOST_TEST(raw_path == "/x");
+  BOOST_TEST(split_target("https://host/", path, query));
+  BOOST_TEST(path == "/");
+  BOOST_TEST(!split_target("http://host?x", path, query));  // a query needs a path in absolute form
+  BOOST_TEST(!split_target("http://ho{st/x", path, query)); // not a host (Go refuses it too)
+  BOOST_TEST(!split_target("http://host:8o/x", path, query));
+  BOOST_TEST(!split_target("HTTP://host/x", path, query));
+  BOOST_TEST(!split_target("ftp://host/x", path, query));
+  BOOST_TEST(!split_target("/a%2", path, query));
+  BOOST_TEST(!split_target("/a%2?q", path, query));
+}
+
+BOOST_AUTO_TEST_CASE(reply_header_formatting) {
+  std::string h;
+  Response res;
+  res.text("ok\n");
+  BOOST_TEST(format_reply_header(res, 11, true, h));
+  BOOST_TEST(h == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\n");
+  BOOST_TEST(!format_reply_header(res, 11, false, h));
+  BOOST_TEST(h.find("\r\nConnection: close\r\n") != std::string::npos);
+  BOOST_TEST(format_reply_header(res, 10, true, h));
+  BOOST_TEST(h.rfind("HTTP/1.0 200 OK\r\n", 0) == 0);
+  BOOST_TEST(h.find("\r\nConnection: keep-alive\r\n") != std::string::npos);
+  res.close = true;
+  BOOST_TEST(!format_reply_header(res, 11, true, h));
+  Response stream;
+  stream.stream = [](const Response::StreamWriter&) {};
+  BOOST_TEST(format_reply_header(stream, 11, true, h));
+  BOOST_TEST(h.find("\r\nTransfer-Encoding: chunked\r\n") != std::string::npos);
+  BOOST_TEST(h.find("Content-Length") == std::string::npos);
+  BOOST_TEST(!format_reply_header(stream, 10, true, h));  // HTTP/1.0: the close ends the body
+  Response odd;
+  odd.error(418, "teapot");
+  format_reply_header(odd, 11, true, h);
+  BOOST_TEST(h.rfind("HTTP/1.1 418 status code 418\r\n", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(parse_errors_become_refusals) {
+  BOOST_TEST(refusal_for_parse_error(http::error::header_limit)->status == 431u);
+  BOOST_TEST(refusal_for_parse_error(http::error::body_limit)->line == "request body too large (limit 1048576 bytes)");
+  BOOST_TEST(refusal_for_parse_error(http::error::bad_target)->line == "malformed request: bad target");
+  BOOST_TEST(!refusal_for_parse_error(http::error::end_of_stream));
+  BOOST_TEST(!refusal_for_parse_error(http::error::partial_message));
+  BOOST_TEST(!refusal_for_parse_error(boost::asio::error::connection_reset));
 }
 
 BOOST_AUTO_TEST_CASE(basic_auth_checks_credentials) {
