@@ -57,4 +57,10 @@ std::optional<int64_t> parse_memory_limit(std::string_view s) {
   return static_cast<int64_t>(v) * mult;
 }
 
+std::optional<int64_t> parse_gomemlimit(std::string_view s) {
+  if (s.empty()) return kNoMemoryLimit;
+  if (s[0] == '+') return std::nullopt;
+  return parse_memory_limit(s);
+}
+
 }  // namespace gc

@@ -23,10 +23,17 @@ inline constexpr int kGcOff = -1;
 // else leaves the default, 100.
 int parse_gogc(std::string_view s);
 
-// parse_memory_limit reads a memory limit: "off" (kNoMemoryLimit), or a
-// byte count — strconv.ParseInt's syntax (optional sign, decimal digits),
-// not negative — with an optional B, KiB, MiB, GiB or TiB suffix, whose
-// product fits an int64. nullopt when malformed.
+// parse_memory_limit reads a memory limit as the Go peer's /gc?memlimit=L
+// does: "off" (kNoMemoryLimit), or a byte count — strconv.ParseInt's
+// syntax (optional sign, decimal digits), not negative — with an optional
+// B, KiB, MiB, GiB or TiB suffix, whose product fits an int64. nullopt when
+// malformed.
 std::optional<int64_t> parse_memory_limit(std::string_view s);
+
+// parse_gomemlimit reads $GOMEMLIMIT as Go's runtime does (readGOMEMLIMIT
+// and parseByteCount in runtime/mgcpacer.go and string.go): "" and "off"
+// are kNoMemoryLimit; otherwise parse_memory_limit's grammar except that a
+// '+' sign is malformed (the runtime's atoi64 takes only '-'; "-0" is 0).
+std::optional<int64_t> parse_gomemlimit(std::string_view s);
 
 }  // namespace gc
