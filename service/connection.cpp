@@ -124,6 +124,7 @@ bool Session::serve_one() {
   req.method = msg.method();
   req.method_name = msg.method_string();
   req.msg = &msg;
+  req.peer = conn_.peer_address();
   req.peer_closed = [this] { return conn_.peer_closed(); };
   std::string_view raw_query;
   if (!split_target(msg.target(), req.path, raw_query)) {
@@ -201,11 +202,7 @@ void Session::dispatch(const RouteMatch& m, const Request& req, Response& res) {
     case RouteMatch::Found:
       break;
   }
-  if (m.route->protected_ && ctx_.auth && !ctx_.auth->check((*req.msg)[http::field::authorization])) {
-    res.headers.emplace_back("WWW-Authenticate", std::string(BasicAuth::challenge()));
-    res.error(401, "unauthorized");
-    return;
-  }
+  if (m.route->protected_ && ctx_.auth && !ctx_.auth->authorize(req, res)) return;  // 401 or 429
   // The handler runs under its route's profiler labels (endpoint=/work …),
   // so CPU and goroutine profiles can be split by endpoint (-tagfocus).
   gort::set_shared_labels(*m.route->labels);
