@@ -8,7 +8,8 @@
 //     everything after (so "gctrace==1" has the value "=1");
 //   - keys compare exactly (case-sensitive, no trimming of spaces);
 //   - a value is read with the runtime's atoi32: an optional '-' and decimal
-//     digits in int32 range, nothing else — no '+', no spaces, no suffix;
+//     digits in int32 range, nothing else — no '+', no spaces, no suffix
+//     ("-" alone reads as 0, as in Go);
 //     a malformed value is ignored, leaving what an earlier field set;
 //   - fields apply in order, so the last well-formed one wins
 //     (GODEBUG=gctrace=1,gctrace=0 is off).
@@ -23,11 +24,13 @@ namespace gort {
 
 namespace {
 
-// atoi32 is Go's runtime.atoi32: '-'? digits, within int32.
+// atoi32 is Go's runtime.atoi32: '-'? digits, within int32 — and, a
+// quirk of its atoi64 kept here, "-" alone is 0 (the emptiness check comes
+// before the sign is taken off).
 std::optional<int32_t> atoi32(std::string_view s) {
-  bool neg = !s.empty() && s[0] == '-';
-  if (neg) s.remove_prefix(1);
   if (s.empty()) return std::nullopt;
+  bool neg = s[0] == '-';
+  if (neg) s.remove_prefix(1);
   int64_t mag = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;

@@ -142,6 +142,18 @@ BOOST_AUTO_TEST_CASE(byte_counts_follow_gomemlimit) {
   BOOST_TEST(*gc::parse_gomemlimit("8388607TiB") == int64_t{8388607} << 40);
   BOOST_TEST(!gc::parse_gomemlimit("8388608TiB"));
   BOOST_TEST(*gc::parse_gomemlimit("9223372036854775807B") == INT64_MAX);
+  // runtime.atoi64 reads "-" as 0: Go takes GOMEMLIMIT=-KiB as 0 and
+  // GOGC=- as 0, and so does gort (found by the memory_limit fuzzer).
+  BOOST_TEST(*gc::parse_gomemlimit("-KiB") == 0);
+  BOOST_TEST(!gc::parse_gomemlimit("-"));
+  BOOST_TEST(!gc::parse_gomemlimit("-B"));
+  BOOST_TEST(!gc::parse_memory_limit("-KiB"));
+  BOOST_TEST(gc::parse_gogc("-") == 0);
+  BOOST_TEST(gc::parse_gogc("") == 100);
+  BOOST_TEST(gc::parse_gogc("+50") == 100);
+  BOOST_TEST(gc::parse_gogc("-1") == gc::kGcOff);
+  BOOST_TEST(gc::parse_gogc("2147483647") == INT32_MAX);
+  BOOST_TEST(gc::parse_gogc("2147483648") == 100);
 }
 
 BOOST_AUTO_TEST_CASE(godebug_follows_parsedebugvars) {
@@ -151,6 +163,7 @@ BOOST_AUTO_TEST_CASE(godebug_follows_parsedebugvars) {
   BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=x", "gctrace") == 1);  // a malformed one is ignored
   BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=2147483648", "gctrace") == 1);  // beyond int32
   BOOST_TEST(*gort::godebug_lookup("schedtrace=-2147483648", "schedtrace") == INT32_MIN);
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=-", "gctrace") == 0);  // atoi32("-") is 0 in Go
   for (const char* none : {"", "gctrace", "gctrace=", "gctrace=+1", "gctrace=1x", "gctrace= 1", "gctrace==1",
                            "GCTRACE=1", " gctrace=1", "xgctrace=1", "gctrace.x=1"})
     BOOST_TEST(!gort::godebug_lookup(none, "gctrace"), none);
