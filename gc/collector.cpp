@@ -121,7 +121,7 @@ int read_gogc_env() {
 }
 int64_t read_memlimit_env() {
   const char* e = std::getenv("GOMEMLIMIT");
-  return e && *e ? parse_memory_limit(e).value_or(kNoMemoryLimit) : kNoMemoryLimit;
+  return e ? parse_gomemlimit(e).value_or(kNoMemoryLimit) : kNoMemoryLimit;
 }
 
 struct Collector {

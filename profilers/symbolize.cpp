@@ -780,25 +780,38 @@ uint64_t parse_address(std::string_view s) {
 
 }  // namespace
 
-std::string symbol_lookup(const std::string& body) {
-  std::string out = "num_symbols: 1\n";
-  Symbolizer::global();  // creates g_resolver
-  std::string_view rest = body;
+std::vector<uint64_t> symbol_addresses(std::string_view body) {
+  std::vector<uint64_t> pcs;
   for (;;) {
-    size_t plus = rest.find('+');
-    std::string_view word = rest.substr(0, plus);
-    uint64_t pc = parse_address(word);
-    if (pc != 0) {
-      std::string name = g_resolver->function_name(static_cast<uintptr_t>(pc));
-      if (!name.empty()) {
-        out += hex_address(pc);
-        out += ' ';
-        out += name;
-        out += '\n';
-      }
-    }
+    size_t plus = body.find('+');
+    if (uint64_t pc = parse_address(body.substr(0, plus)); pc != 0) pcs.push_back(pc);
     if (plus == std::string_view::npos) break;
-    rest.remove_prefix(plus + 1);
+    body.remove_prefix(plus + 1);
+  }
+  return pcs;
+}
+
+std::string symbol_lookup(std::string_view body) {
+  std::string out = "num_symbols: 1\n";
+  std::vector<uint64_t> pcs = symbol_addresses(body);
+  if (pcs.empty()) return out;
+  Symbolizer::global();  // creates g_resolver
+  // An address outside every executable mapping names nothing: skip it
+  // here, with /proc/self/maps read once per request, rather than let the
+  // resolver read it again for each such address (a 1 MiB body holds
+  // 500,000 of them).
+  const std::vector<MapsEntry> maps = read_executable_maps();
+  auto mapped = [&maps](uint64_t pc) {
+    return std::any_of(maps.begin(), maps.end(), [pc](const MapsEntry& e) { return pc >= e.lo && pc < e.hi; });
+  };
+  for (uint64_t pc : pcs) {
+    if (!mapped(pc)) continue;
+    std::string name = g_resolver->function_name(static_cast<uintptr_t>(pc));
+    if (name.empty()) continue;
+    out += hex_address(pc);
+    out += ' ';
+    out += name;
+    out += '\n';
   }
   return out;
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace profilers {
@@ -61,11 +62,21 @@ class Symbolizer final {
   Impl* impl_;
 };
 
+// symbol_addresses parses a pprof symbol request (Go's net/http/pprof
+// Symbol handler): words separated by '+', each read as
+// strconv.ParseUint(word, 0, 64) — 0x/0o/0b or leading-0 octal prefixes,
+// '_' between digits; a word that does not parse (or overflows, or is 0)
+// names nothing and is dropped. Returns the addresses in request order.
+std::vector<uint64_t> symbol_addresses(std::string_view body);
+
 // symbol_lookup answers pprof's remote symbolization (Go's
 // net/http/pprof Symbol handler): for a GET (body empty) "num_symbols: 1\n";
-// for a POST body of addresses ("0x4a2e40+0x4a2f10…", '+'-separated, also
-// accepted in a GET's query by the caller) one line per address that names
-// a function: "0x4a2e40 name\n", after the "num_symbols: 1\n" line.
-std::string symbol_lookup(const std::string& body);
+// for a POST body of addresses ("0x4a2e40+0x4a2f10…", see
+// symbol_addresses; the caller passes a GET's raw query the same way) one
+// line per address that names a function: "0x4a2e40 name\n", after the
+// "num_symbols: 1\n" line. Go's handler reads through a 4 KiB bufio.Reader
+// and ends with "reading request: bufio: buffer full" at a longer word;
+// gortd reads any word whole.
+std::string symbol_lookup(std::string_view body);
 
 }  // namespace profilers

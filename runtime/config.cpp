@@ -1,5 +1,5 @@
 // config.cpp — run_main: start-up configuration (Config, $GOMAXPROCS,
-// $GORT_STACK_KB, $GORT_GUARDED_STACKS, $GODEBUG), bringing the scheduler
+// $GORT_STACK_KB, $GORT_GUARDED_STACKS, $GODEBUG via godebug.cpp), bringing the scheduler
 // up on the calling thread (M0), and shutting it down when the main
 // goroutine returns (Go's schedinit, main and exit).
 #include <sched.h>
@@ -34,26 +34,6 @@ int64_t env_int(const char* name, int64_t dflt) {
   return (*end == 0 && x > 0) ? x : dflt;
 }
 
-}  // namespace
-
-int64_t godebug_int(const char* key, int64_t dflt) {
-  const char* v = getenv("GODEBUG");
-  if (v == nullptr) return dflt;
-  std::string s(v), k = std::string(key) + "=";
-  int64_t found = dflt;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    std::string item = s.substr(pos, comma - pos);
-    if (item.rfind(k, 0) == 0) found = strtoll(item.c_str() + k.size(), nullptr, 10);  // the last one wins, as in Go
-    pos = comma + 1;
-  }
-  return found;
-}
-
-namespace {
-
 // configure rebuilds the scheduler record for a new run and applies cfg
 // over the environment.
 void configure(const Config& cfg) {
@@ -68,7 +48,7 @@ void configure(const Config& cfg) {
       cfg.stack_bytes != 0 ? cfg.stack_bytes : static_cast<size_t>(env_int("GORT_STACK_KB", 256)) * 1024;
   StackPool::init(stack_bytes, static_cast<size_t>(env_int("GORT_GUARDED_STACKS", kDefaultGuardedSlots)));
   sched.schedtrace_ms = cfg.schedtrace_ms >= 0 ? cfg.schedtrace_ms : godebug_int("schedtrace", 0);
-  sched.scheddetail = cfg.scheddetail >= 0 ? cfg.scheddetail != 0 : godebug_int("scheddetail", 0) != 0;
+  sched.scheddetail = cfg.scheddetail >= 0 ? cfg.scheddetail != 0 : godebug_int("scheddetail", 0) > 0;  // Go: debug.scheddetail > 0
   for (int i = 0; i < sched.gomaxprocs; i++) {
     P* p = new P();
     p->id = i;

@@ -26,7 +26,9 @@
 #include <cstdint>
 #include <functional>
 #include <new>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -51,8 +53,13 @@ struct Config {
 // after it returns.
 int run_main(std::function<void()> main_fn, Config cfg = {});
 
-// godebug_int returns N from the last key=N in $GODEBUG's comma-separated
-// settings (schedtrace, scheddetail, gctrace …), or dflt.
+// godebug_lookup returns N from the last well-formed key=N in godebug, a
+// $GODEBUG value — comma-separated settings read as Go's parsedebugvars
+// reads them (N an int32: '-'? digits) — or nullopt. See godebug.cpp.
+std::optional<int32_t> godebug_lookup(std::string_view godebug, std::string_view key);
+
+// godebug_int returns godebug_lookup($GODEBUG, key) (schedtrace,
+// scheddetail, gctrace …), or dflt when unset.
 int64_t godebug_int(const char* key, int64_t dflt);
 
 // on_goroutine reports whether the calling code runs on a goroutine.

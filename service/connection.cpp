@@ -115,6 +115,7 @@ bool Session::serve_one() {
 
   const BeastRequest& msg = parser.get();
   RoutedRequest routed = route_request(ctx_, msg);
+  routed.req.peer = conn_.peer_address();
   routed.req.peer_closed = [this] { return conn_.peer_closed(); };
   const Request& req = routed.req;
   const RouteMatch& m = routed.match;

@@ -79,7 +79,7 @@ void handle_gc(const Request& req, Response& res) {
 
 std::optional<std::string> gc_environment_error() {
   const char* v = std::getenv("GOMEMLIMIT");
-  if (v == nullptr || *v == 0 || gc::parse_memory_limit(v)) return std::nullopt;
+  if (v == nullptr || gc::parse_gomemlimit(v)) return std::nullopt;
   return "malformed GOMEMLIMIT=" + go_quote(v) +
          ": want bytes with optional B/KiB/MiB/GiB/TiB suffix, or off (see go doc runtime/debug.SetMemoryLimit)";
 }

@@ -11,6 +11,7 @@
 // (see http_types.h); reply texts match SPEC.md and the Go peer exactly.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ struct DebugInfo {
   std::vector<std::string> cmdline;
   const ConnTracker* tracker = nullptr;
   const RequestMetrics* metrics = nullptr;  // for /debug/ui
+  int64_t max_profile_ns = 300'000'000'000;  // --max-profile-duration: longest ?seconds= a profile or trace may ask for
 };
 // add_debug_routes adds /debug/vars and /debug/pprof/* (debug routes).
 void add_debug_routes(Router& r, const DebugInfo& info);

@@ -9,6 +9,7 @@
 // body: it is sent with chunked transfer encoding as it is produced.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -35,6 +36,7 @@ struct Request {
   std::string path;              // percent-decoded path, no query
   Query query;
   const BeastRequest* msg = nullptr;  // the parsed message (headers, body)
+  boost::asio::ip::address peer;      // the client's address (unspecified in hand-built Requests)
   // peer_closed reports whether the client has hung up (or the connection
   // failed) while the handler runs — long handlers (a 30 s profile) poll it
   // to stop early. Never blocks; null in tests that build a Request by hand.

@@ -39,11 +39,18 @@ using error_code = boost::system::error_code;
 class NetConn final {
  public:
   NetConn(tcp::socket sock, ConnState& state, int64_t read_timeout_ns)
-      : sock_(std::move(sock)), state_(state), read_timeout_ns_(read_timeout_ns) {}
+      : sock_(std::move(sock)), state_(state), read_timeout_ns_(read_timeout_ns) {
+    error_code ec;
+    tcp::endpoint peer = sock_.remote_endpoint(ec);
+    if (!ec) peer_ = peer.address();
+  }
   NetConn(const NetConn&) = delete;
   NetConn& operator=(const NetConn&) = delete;
 
   tcp::socket& socket() { return sock_; }
+  // peer_address is the client's address (unspecified if the socket had
+  // already failed when the connection began).
+  const boost::asio::ip::address& peer_address() const { return peer_; }
 
   // peer_closed reports, without blocking, whether the client has shut
   // down its side or the connection has failed (poll's POLLRDHUP, POLLHUP,
@@ -111,6 +118,7 @@ class NetConn final {
   tcp::socket sock_;
   ConnState& state_;
   int64_t read_timeout_ns_;
+  boost::asio::ip::address peer_;
 };
 
 }  // namespace gortd

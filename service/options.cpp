@@ -59,6 +59,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     ("addr", po::value<std::string>()->default_value(o.addr), "listen address host:port (port 0 picks a free port)")
     ("debug-addr", po::value<std::string>(), "serve /debug/* and /gc on this separate listener instead of --addr, e.g. 127.0.0.1:6060")
     ("debug-auth", po::value<std::string>(), "user:password — require HTTP basic auth on /debug/* and /gc")
+    ("debug-auth-max-failures", po::value<int64_t>()->default_value(o.auth_limits.max_failures), "after N wrong --debug-auth credentials from one client (IPv4 address or IPv6 /64) within --debug-auth-window, answer its requests to /debug/* and /gc with 429 and Retry-After until the window ends, even with the right credentials (0 = no limit)")
+    ("debug-auth-window", po::value<std::string>()->default_value("1m"), "the window of --debug-auth-max-failures, from a client's first failure (Go duration)")
+    ("max-profile-duration", po::value<std::string>()->default_value("5m"), "longest CPU profile, execution trace or delta profile a request may ask for (?seconds=N); longer ones are refused with 400 (Go duration, at least 1s)")
     ("stats-interval", po::value<std::string>(), "print \"heap=… KB, sys=… KB, num_gc=…, goroutines=…\" to stderr at this interval (Go duration, e.g. 5s; default off)")
     ("read-timeout", po::value<std::string>()->default_value("10s"), "limit for reading one request from its first byte; slow clients get 408")
     ("idle-timeout", po::value<std::string>()->default_value("2m"), "how long a keep-alive connection may wait for its next request")
@@ -111,7 +114,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
             duration_flag(vm, "shutdown-timeout", &o.shutdown_timeout_ns, true) &&
             duration_flag(vm, "profile-every", &o.profile_every_ns, false) &&
             duration_flag(vm, "flight-recorder", &o.flight_recorder_ns, false) &&
-            duration_flag(vm, "slow-request", &o.slow_request_ns, false);
+            duration_flag(vm, "slow-request", &o.slow_request_ns, false) &&
+            duration_flag(vm, "debug-auth-window", &o.auth_limits.window_ns, false) &&
+            duration_flag(vm, "max-profile-duration", &o.max_profile_ns, false);
   if (vm.count("profile-dir")) o.profile_dir = vm["profile-dir"].as<std::string>();
   o.profile_keep = vm["profile-keep"].as<int64_t>();
   o.flight_recorder_bytes = vm["flight-recorder-bytes"].as<int64_t>();
@@ -134,6 +139,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   if (o.flight_recorder_bytes < (1 << 20)) refuse("--flight-recorder-bytes must be at least 1048576");
   if (o.slow_request_ns > 0 && o.flight_recorder_ns == 0) refuse("--slow-request needs --flight-recorder");
   if (o.slow_request_ns > 0 && o.profile_dir.empty()) refuse("--slow-request needs --profile-dir");
+  o.auth_limits.max_failures = vm["debug-auth-max-failures"].as<int64_t>();
+  if (o.auth_limits.max_failures < 0) refuse("--debug-auth-max-failures must be >= 0");
+  if (o.max_profile_ns < 1'000'000'000) refuse("--max-profile-duration must be at least 1s");
   o.limits.max_conns = vm["max-conns"].as<int64_t>();
   o.block_profile_rate_ns = vm["block-profile-rate"].as<int64_t>();
   o.mutex_profile_fraction = vm["mutex-profile-fraction"].as<int64_t>();

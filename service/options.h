@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "service/auth_limiter.h"
 #include "service/gc_control.h"
 #include "service/serve_context.h"
 
@@ -21,6 +22,8 @@ struct Options {
   std::string addr = ":8080";      // main listener
   std::string debug_addr;          // empty: /debug/* and /gc stay on the main listener
   std::string debug_auth;          // "user:password"; empty: no auth
+  AuthLimits auth_limits;          // failed --debug-auth attempts per client (auth_limiter.h)
+  int64_t max_profile_ns = 300'000'000'000;  // longest CPU profile, trace or delta profile a request may ask for
   int64_t stats_interval_ns = 0;   // 0: no periodic stats line
   int64_t shutdown_timeout_ns = 10'000'000'000;  // SIGINT/SIGTERM wait for in-flight requests
   ServeLimits limits;

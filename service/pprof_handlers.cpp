@@ -3,6 +3,8 @@
 //
 //   /debug/pprof/                 the HTML index with live counts
 //   /debug/pprof/profile          CPU profile, ?seconds=N (default 30)
+//                                 ?seconds= (profile, trace, deltas) at
+//                                 most --max-profile-duration (else 400)
 //   /debug/pprof/{heap,allocs,goroutine,block,mutex,threadcreate}
 //                                 ?debug=N text forms, ?seconds=N deltas,
 //                                 heap's ?gc=1
@@ -28,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -43,6 +46,7 @@
 #include "profilers/trace_json.h"
 #include "profilers/tracer.h"
 #include "runtime/gort.h"
+#include "service/duration.h"
 #include "service/handlers.h"
 #include "service/params.h"
 
@@ -56,9 +60,17 @@ constexpr std::string_view kHtml = "text/html; charset=utf-8";
 // How often a waiting profile request checks whether its client is still
 // there (and drains the CPU profiler's buffer).
 constexpr int64_t kPollSliceMs = 100;
-// The longest profile or delta window gortd accepts: an hour is far beyond
-// any diagnosis, and a typo (seconds=30000) should be refused, not obeyed.
-constexpr int64_t kMaxProfileSeconds = 3600;
+// A CPU profile's length when the request does not say (Go's default),
+// unless --max-profile-duration is shorter.
+constexpr int64_t kDefaultCpuProfileSeconds = 30;
+
+// too_long is the 400 line for ?seconds=N beyond --max-profile-duration
+// (max_ns): a typo (seconds=30000) or a request to keep the profiler
+// running for hours is refused, not obeyed.
+std::string too_long(std::string_view seconds, int64_t max_ns) {
+  return "bad parameter seconds=" + std::string(seconds) + ": longer than --max-profile-duration=" +
+         format_go_duration(max_ns);
+}
 
 // serve_error is Go's serveError: a one-line text reply with X-Go-Pprof.
 void serve_error(Response& res, unsigned status, std::string_view line) {
@@ -207,11 +219,16 @@ Profile Descriptions:
   return b;
 }
 
-// serve_cpu_profile is Go's pprof.Profile handler.
-void serve_cpu_profile(const Request& req, Response& res) {
+// serve_cpu_profile is Go's pprof.Profile handler, for at most max_ns.
+void serve_cpu_profile(const Request& req, Response& res, int64_t max_ns) {
   ParamReader p(req.query);
-  int64_t seconds = p.integer("seconds", 30, 1, kMaxProfileSeconds);
+  const int64_t max_seconds = max_ns / 1'000'000'000;  // >= 1 (options.cpp)
+  int64_t seconds = p.integer("seconds", std::min(kDefaultCpuProfileSeconds, max_seconds), INT64_MIN, INT64_MAX);
   if (!p.ok()) return serve_error(res, 400, p.error());
+  if (seconds > max_seconds) return serve_error(res, 400, too_long(p.raw("seconds"), max_ns));
+  if (seconds < 1)
+    return serve_error(res, 400, "bad parameter seconds=" + std::to_string(seconds) + ": out of range [1, " +
+                                     std::to_string(max_seconds) + "]");
   std::string why;
   auto prof = profilers::CpuProfiler::start(profilers::CpuProfiler::kDefaultHz, &why);
   if (!prof) return serve_error(res, 409, "Could not enable CPU profiling: " + why);
@@ -232,12 +249,14 @@ constexpr int64_t kTraceFlushMs = 50;
 // `seconds` (a positive number, default 1), streamed while it is taken —
 // binary for `go tool trace`, or format=json for Perfetto / chrome://tracing.
 // A client that hangs up stops the trace; a second concurrent trace gets
-// 409 (Go: 500).
-void serve_trace(const Request& req, Response& res) {
+// 409 (Go: 500); one longer than max_ns gets 400.
+void serve_trace(const Request& req, Response& res, int64_t max_ns) {
   ParamReader p(req.query);
-  double seconds = p.number("seconds", 1, 0, static_cast<double>(kMaxProfileSeconds));
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  double seconds = p.number("seconds", 1, -kInf, kInf);
   if (!p.ok()) return serve_error(res, 400, p.error());
-  if (!(seconds > 0)) return serve_error(res, 400, "bad parameter seconds=0: must be positive");
+  if (!(seconds > 0)) return serve_error(res, 400, "bad parameter seconds=" + std::string(p.raw("seconds")) + ": must be positive");
+  if (seconds * 1e9 > static_cast<double>(max_ns)) return serve_error(res, 400, too_long(p.raw("seconds"), max_ns));
   std::string_view format = req.query.get("format");
   if (!format.empty() && format != "binary" && format != "json")
     return serve_error(res, 400, "bad parameter format=" + go_quote(format) + ": want binary or json");
@@ -302,16 +321,15 @@ void serve_flight_recorder(const Request&, Response& res) {
   serve_binary(res, "flightrecorder", std::move(bytes));
 }
 
-// serve_named_profile is Go's pprof handler.ServeHTTP for one profile.
-void serve_named_profile(const NamedProfile& np, const Request& req, Response& res) {
+// serve_named_profile is Go's pprof handler.ServeHTTP for one profile;
+// a delta profile (?seconds=N) is at most max_ns long.
+void serve_named_profile(const NamedProfile& np, const Request& req, Response& res, int64_t max_ns) {
   ParamReader p(req.query);
   if (req.query.has("seconds")) {
     // Go's serveDeltaProfile, with its texts.
     int64_t seconds = p.integer("seconds", 0, 1, INT64_MAX);
     if (!p.ok()) return serve_error(res, 400, R"(invalid value for "seconds" - must be a positive integer)");
-    if (seconds > kMaxProfileSeconds)
-      return serve_error(res, 400, "bad parameter seconds=" + std::to_string(seconds) + ": out of range [1, " +
-                                       std::to_string(kMaxProfileSeconds) + "]");
+    if (seconds > max_ns / 1'000'000'000) return serve_error(res, 400, too_long(p.raw("seconds"), max_ns));
     int64_t debug = p.integer("debug", 0, 0, 2);
     if (!p.ok()) return serve_error(res, 400, p.error());
     if (debug != 0) return serve_error(res, 400, "seconds and debug params are incompatible");
@@ -354,17 +372,17 @@ void add_pprof_routes(Router& r, const DebugInfo& info) {
    }, true);
   r.add("/debug/pprof/{profile}", {http::verb::get}, [&info](const Request& req, Response& res) {
      std::string_view name = std::string_view(req.path).substr(std::string_view("/debug/pprof/").size());
-     if (name == "profile") return serve_cpu_profile(req, res);
+     if (name == "profile") return serve_cpu_profile(req, res, info.max_profile_ns);
      if (name == "cmdline") {
        std::string out;
        for (size_t i = 0; i < info.cmdline.size(); i++) out += (i ? std::string(1, '\0') : "") + info.cmdline[i];
        return serve_text(res, std::move(out));
      }
-     if (name == "trace") return serve_trace(req, res);
+     if (name == "trace") return serve_trace(req, res, info.max_profile_ns);
      if (name == "flightrecorder") return serve_flight_recorder(req, res);
      const NamedProfile* np = find_profile(name);
      if (np == nullptr) return serve_error(res, 404, "Unknown profile");
-     serve_named_profile(*np, req, res);
+     serve_named_profile(*np, req, res, info.max_profile_ns);
    }, true);
 }
 

@@ -70,11 +70,7 @@ void run_route(const ServeContext& ctx, const RoutedRequest& r, Response& res) {
     case RouteMatch::Found:
       break;
   }
-  if (m.route->protected_ && ctx.auth && !ctx.auth->check((*req.msg)[http::field::authorization])) {
-    res.headers.emplace_back("WWW-Authenticate", std::string(BasicAuth::challenge()));
-    res.error(401, "unauthorized");
-    return;
-  }
+  if (m.route->protected_ && ctx.auth && !ctx.auth->authorize(req, res)) return;  // 401 or 429
   // The handler runs under its route's profiler labels (endpoint=/work …),
   // so CPU and goroutine profiles can be split by endpoint (-tagfocus).
   gort::set_shared_labels(*m.route->labels);

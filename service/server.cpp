@@ -42,6 +42,23 @@ constexpr int64_t kDrainPollMs = 5;
 // How long to wait for a woken acceptor goroutine to return.
 constexpr int64_t kAcceptorExitWaitNs = 1'000'000'000;
 
+// warn_if_debug_exposed prints one start-up warning when /debug/* and /gc
+// are served, without --debug-auth, on debug_ep that is not a loopback
+// address: the default (--addr :8080, every interface) keeps them there
+// for convenience, but whoever reaches that port can then take profiles
+// and traces, read the command line and change GOGC.
+void warn_if_debug_exposed(const boost::asio::ip::tcp::endpoint& debug_ep, bool auth) {
+  boost::asio::ip::address a = debug_ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+  if (auth || a.is_loopback()) return;
+  std::string where = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+  std::fprintf(stderr,
+               "gortd: warning: /debug/* and /gc are served on %s:%u without --debug-auth; anyone who can reach it "
+               "can profile and control this process (use --debug-addr 127.0.0.1:6060 and/or --debug-auth)\n",
+               where.c_str(), debug_ep.port());
+}
+
 }  // namespace
 
 struct Server::State {
@@ -180,8 +197,9 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   boost::asio::signal_set signals(gort::io_context(), SIGINT, SIGTERM);
 
   bool separate_debug = endpoints.size() > 1;
-  if (!s.opts.debug_auth.empty()) s.auth = std::make_unique<BasicAuth>(s.opts.debug_auth);
+  if (!s.opts.debug_auth.empty()) s.auth = std::make_unique<BasicAuth>(s.opts.debug_auth, s.opts.auth_limits);
   s.debug_info.cmdline = s.opts.cmdline;
+  s.debug_info.max_profile_ns = s.opts.max_profile_ns;
   s.debug_info.tracker = &s.tracker;
   if (!s.start_capture_and_logs()) return 2;
   s.debug_info.metrics = &s.metrics;
@@ -214,6 +232,16 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
               "How long the flight recorder's last cut took, waiting for a GC cycle and the stop-the-world included.",
               static_cast<double>(st.last_cut_ns) * 1e-9);
     }
+    if (s.auth) {
+      f.counter("gort_debug_auth_failures_total",
+                "Requests to /debug/* and /gc refused with 401 for wrong --debug-auth credentials (requests "
+                "without credentials excluded).",
+                static_cast<double>(s.auth->failures()));
+      f.counter("gort_debug_auth_throttled_total",
+                "Requests to /debug/* and /gc refused with 429 because their client had too many failed "
+                "--debug-auth attempts (--debug-auth-max-failures).",
+                static_cast<double>(s.auth->throttled()));
+    }
     if (s.slow_requests) {
       f.counter("gort_slow_requests_total", "Requests slower than --slow-request (outside /debug/).",
                 static_cast<double>(s.slow_requests->slow()));
@@ -245,8 +273,10 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
                    kServiceVersion, gort::gomaxprocs());
     else
       std::fprintf(stderr, "gortd debug listening on %s:%u\n", where.c_str(), ep.port());
-    s.listeners[i]->start();
   }
+  // Before the first accept: the warning precedes any reply in the log.
+  warn_if_debug_exposed(s.listeners[separate_debug ? 1 : 0]->local_endpoint(), s.auth != nullptr);
+  for (auto& l : s.listeners) l->start();
   s.start_reaper();
   s.start_stats_printer();
 

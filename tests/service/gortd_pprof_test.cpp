@@ -263,7 +263,8 @@ BOOST_AUTO_TEST_CASE(heap_profile_attributes_kept_bytes_to_the_alloc_handler) {
   BOOST_TEST(get(g.port(), "/debug/pprof/heap?seconds=x").body ==
              "invalid value for \"seconds\" - must be a positive integer\n");
   BOOST_TEST(get(g.port(), "/debug/pprof/heap?seconds=0").status == 400);
-  BOOST_TEST(get(g.port(), "/debug/pprof/heap?seconds=3601").body == "bad parameter seconds=3601: out of range [1, 3600]\n");
+  BOOST_TEST(get(g.port(), "/debug/pprof/heap?seconds=3601").body ==
+             "bad parameter seconds=3601: longer than --max-profile-duration=5m0s\n");
   BOOST_TEST(get(g.port(), "/debug/pprof/heap?gc=x").body == "bad parameter gc=\"x\": not an integer\n");
 }
 

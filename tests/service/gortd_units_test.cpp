@@ -1,7 +1,8 @@
 // gortd_units_test.cpp — unit tests of gortd's pure parts against Go's
 // behaviour: Go durations (time.ParseDuration / Duration.String), %q
 // quoting, url.Values parsing, strconv-style parameters and their 400
-// texts, GOMEMLIMIT byte counts, request targets, basic auth and routing.
+// texts, GOMEMLIMIT byte counts, GODEBUG settings, request targets, basic
+// auth (and its failed-login limiter) and routing.
 // Expected values were produced by Go 1.19.
 #define BOOST_TEST_MODULE gortd_units_test
 #include <boost/test/unit_test.hpp>
@@ -13,7 +14,10 @@
 #include <string>
 
 #include "gc/knobs.h"
+#include "runtime/gort.h"
 #include "service/auth.h"
+#include "service/auth_limiter.h"
+#include "service/connection.h"
 #include "service/duration.h"
 #include "service/params.h"
 #include "service/request_pipeline.h"
@@ -159,6 +163,41 @@ BOOST_AUTO_TEST_CASE(byte_counts_follow_gomemlimit) {
   BOOST_TEST(*gc::parse_memory_limit("7B") == 7);
   BOOST_TEST(*gc::parse_memory_limit("off") == INT64_MAX);
   for (const char* bad : {"", "B", "-1", "1MB", "1 MiB", "x", "9999999999TiB"}) BOOST_TEST(!gc::parse_memory_limit(bad), bad);
+  // The environment follows the runtime's parseByteCount: no '+' (the
+  // peer's strconv.ParseInt takes one), "" is off, "-0" is 0.
+  BOOST_TEST(*gc::parse_memory_limit("+1KiB") == 1024);
+  BOOST_TEST(!gc::parse_gomemlimit("+1KiB"));
+  BOOST_TEST(*gc::parse_gomemlimit("") == INT64_MAX);
+  BOOST_TEST(*gc::parse_gomemlimit("off") == INT64_MAX);
+  BOOST_TEST(*gc::parse_gomemlimit("-0") == 0);
+  BOOST_TEST(*gc::parse_gomemlimit("8388607TiB") == int64_t{8388607} << 40);
+  BOOST_TEST(!gc::parse_gomemlimit("8388608TiB"));
+  BOOST_TEST(*gc::parse_gomemlimit("9223372036854775807B") == INT64_MAX);
+  // runtime.atoi64 reads "-" as 0: Go takes GOMEMLIMIT=-KiB as 0 and
+  // GOGC=- as 0, and so does gort (found by the memory_limit fuzzer).
+  BOOST_TEST(*gc::parse_gomemlimit("-KiB") == 0);
+  BOOST_TEST(!gc::parse_gomemlimit("-"));
+  BOOST_TEST(!gc::parse_gomemlimit("-B"));
+  BOOST_TEST(!gc::parse_memory_limit("-KiB"));
+  BOOST_TEST(gc::parse_gogc("-") == 0);
+  BOOST_TEST(gc::parse_gogc("") == 100);
+  BOOST_TEST(gc::parse_gogc("+50") == 100);
+  BOOST_TEST(gc::parse_gogc("-1") == gc::kGcOff);
+  BOOST_TEST(gc::parse_gogc("2147483647") == INT32_MAX);
+  BOOST_TEST(gc::parse_gogc("2147483648") == 100);
+}
+
+BOOST_AUTO_TEST_CASE(godebug_follows_parsedebugvars) {
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1", "gctrace") == 1);
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,schedtrace=1000", "schedtrace") == 1000);
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=0", "gctrace") == 0);  // the last one wins
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=x", "gctrace") == 1);  // a malformed one is ignored
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=2147483648", "gctrace") == 1);  // beyond int32
+  BOOST_TEST(*gort::godebug_lookup("schedtrace=-2147483648", "schedtrace") == INT32_MIN);
+  BOOST_TEST(*gort::godebug_lookup("gctrace=1,gctrace=-", "gctrace") == 0);  // atoi32("-") is 0 in Go
+  for (const char* none : {"", "gctrace", "gctrace=", "gctrace=+1", "gctrace=1x", "gctrace= 1", "gctrace==1",
+                           "GCTRACE=1", " gctrace=1", "xgctrace=1", "gctrace.x=1"})
+    BOOST_TEST(!gort::godebug_lookup(none, "gctrace"), none);
 }
 
 BOOST_AUTO_TEST_CASE(split_target_forms) {
@@ -250,7 +289,13 @@ BOOST_AUTO_TEST_CASE(parse_errors_become_refusals) {
 BOOST_AUTO_TEST_CASE(basic_auth_checks_credentials) {
   BasicAuth auth("admin:s3cret");
   BOOST_TEST(auth.check("Basic YWRtaW46czNjcmV0"));
-  BOOST_TEST(auth.check("basic  YWRtaW46czNjcmV0"));
+  BOOST_TEST(auth.check("basic YWRtaW46czNjcmV0"));
+  BOOST_TEST(auth.check("BASIC YWRtaW46czNjcmV0"));
+  BOOST_TEST(auth.check("Basic YWRt\r\naW46czNjcmV0"));  // base64.StdEncoding skips CR and LF
+  // As Go's parseBasicAuth: exactly one space, padding required.
+  BOOST_TEST(!auth.check("basic  YWRtaW46czNjcmV0"));
+  BOOST_TEST(!auth.check("Basic\tYWRtaW46czNjcmV0"));
+  BOOST_TEST(!auth.check("BasicYWRtaW46czNjcmV0"));
   BOOST_TEST(!auth.check("Basic YWRtaW46czNjcmV0WA=="));  // admin:s3cretX
   BOOST_TEST(!auth.check("Basic YWRtaW46czNjcmU="));      // admin:s3cre
   BOOST_TEST(!auth.check("Bearer YWRtaW46czNjcmV0"));
@@ -260,10 +305,71 @@ BOOST_AUTO_TEST_CASE(basic_auth_checks_credentials) {
   BOOST_TEST(!constant_time_equal("abc", "abd"));
   BOOST_TEST(!constant_time_equal("ab", "abc"));
   BOOST_TEST(!constant_time_equal("abcd", "abc"));
+  BOOST_TEST(constant_time_equal("", ""));
+  BOOST_TEST(!constant_time_equal("", "abc"));
+  BOOST_TEST(!constant_time_equal("abc", ""));
+  BOOST_TEST(!constant_time_equal(std::string("ab\0", 3), "ab"));
   std::string out;
   BOOST_TEST(base64_decode("aGVsbG8=", out));
   BOOST_TEST(out == "hello");
   BOOST_TEST(!base64_decode("a", out));
+  // Go's StdEncoding: padding required and only at the end, unused bits ignored.
+  BOOST_TEST(base64_decode("YQ==", out));
+  BOOST_TEST(out == "a");
+  BOOST_TEST(base64_decode("YR==", out));
+  BOOST_TEST(out == "a");
+  BOOST_TEST(base64_decode("YWI=", out));
+  BOOST_TEST(out == "ab");
+  BOOST_TEST(base64_decode("", out));
+  BOOST_TEST(out.empty());
+  for (const char* bad : {"YQ", "YWI", "YQ=", "YQ===", "YQ==YQ==", "Y===", "====", "YW I=", "YWJj\x80"})
+    BOOST_TEST(!base64_decode(bad, out), bad);
+  BOOST_TEST(base64_encode("") == "");
+  BOOST_TEST(base64_encode("a") == "YQ==");
+  BOOST_TEST(base64_encode("ab") == "YWI=");
+  BOOST_TEST(base64_encode("admin:s3cret") == "YWRtaW46czNjcmV0");
+}
+
+BOOST_AUTO_TEST_CASE(failed_auth_limiter_windows_and_bounded_table) {
+  const int64_t kSec = 1'000'000'000;
+  FailedAuthLimiter l({.max_failures = 3, .window_ns = 60 * kSec, .max_clients = 4});
+  ClientKey a = client_key(boost::asio::ip::make_address("192.0.2.1"));
+  ClientKey b = client_key(boost::asio::ip::make_address("192.0.2.2"));
+  BOOST_TEST(l.refused_for(a, 0) == 0);
+  for (int i = 0; i < 3; i++) {
+    BOOST_TEST(l.refused_for(a, i * kSec) == 0);
+    l.record_failure(a, i * kSec);
+  }
+  // Refused until the window opened by the first failure ends.
+  BOOST_TEST(l.refused_for(a, 10 * kSec) == 50 * kSec);
+  BOOST_TEST(l.refused_for(a, 60 * kSec - 1) == 1);
+  BOOST_TEST(l.refused_for(b, 10 * kSec) == 0);
+  BOOST_TEST(l.refused_for(a, 60 * kSec) == 0);
+  BOOST_TEST(l.tracked() == 0u);  // the expired entry is gone
+  // Two failures, then the window passes: counting starts afresh.
+  l.record_failure(a, 100 * kSec);
+  l.record_failure(a, 101 * kSec);
+  l.record_failure(a, 170 * kSec);
+  BOOST_TEST(l.refused_for(a, 171 * kSec) == 0);
+  // The table never holds more than max_clients; the oldest window goes.
+  for (int i = 0; i < 100; i++) {
+    auto ip = boost::asio::ip::make_address_v4(static_cast<uint32_t>(0x0a000000 + i));
+    for (int k = 0; k < 3; k++) l.record_failure(client_key(ip), (200 + i) * kSec);
+    BOOST_TEST(l.tracked() <= 4u);
+  }
+  BOOST_TEST(l.refused_for(client_key(boost::asio::ip::make_address("10.0.0.99")), 300 * kSec) > 0);
+  BOOST_TEST(l.refused_for(client_key(boost::asio::ip::make_address("10.0.0.0")), 300 * kSec) == 0);
+  // One IPv6 /64 is one client; IPv4-mapped IPv6 is the IPv4 client.
+  BOOST_TEST((client_key(boost::asio::ip::make_address("2001:db8::1")) ==
+              client_key(boost::asio::ip::make_address("2001:db8::ffff:2"))));
+  BOOST_TEST((client_key(boost::asio::ip::make_address("2001:db8::1")) !=
+              client_key(boost::asio::ip::make_address("2001:db8:0:1::1"))));
+  BOOST_TEST((client_key(boost::asio::ip::make_address("::ffff:192.0.2.1")) == a));
+  // No limit at all with max_failures 0.
+  FailedAuthLimiter off({.max_failures = 0});
+  for (int i = 0; i < 100; i++) off.record_failure(a, 0);
+  BOOST_TEST(off.refused_for(a, 0) == 0);
+  BOOST_TEST(off.tracked() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(router_matches_exact_prefix_and_methods) {
