@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <fstream>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -404,11 +405,21 @@ void check_profile(const Profile& p, const std::string& gz) {
   check(address_of.size() == pcs.size(), "not one location per distinct PC", address_of.size(), pcs.size());
 }
 
+// dump writes what the writer produced to $GORT_FUZZ_DUMP, if set, for a
+// look with Go's own tools (`go tool pprof`, shared/tools/check_go_trace.sh)
+// at what a corpus input makes: GORT_FUZZ_DUMP=/tmp/x NAME_replay INPUT.
+void dump(const std::string& bytes) {
+  static const char* const path = std::getenv("GORT_FUZZ_DUMP");
+  if (path != nullptr) std::ofstream(path, std::ios::binary) << bytes;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzzin::Input in(data, size);
   const Profile p = random_profile(in);
-  check_profile(p, profilers::encode_pprof(p));
+  const std::string gz = profilers::encode_pprof(p);
+  dump(gz);
+  check_profile(p, gz);
   return 0;
 }

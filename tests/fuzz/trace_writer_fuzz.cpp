@@ -44,6 +44,7 @@
 //     cut's, and nothing else changed.
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -562,6 +563,14 @@ void check_window(fuzzin::Input& in, const Trace& t, const Writer& w, const Pars
   }
 }
 
+// dump writes what the writer produced to $GORT_FUZZ_DUMP, if set, for a
+// look with Go's own tools (`go tool pprof`, shared/tools/check_go_trace.sh)
+// at what a corpus input makes: GORT_FUZZ_DUMP=/tmp/x NAME_replay INPUT.
+void dump(const std::string& bytes) {
+  static const char* const path = std::getenv("GORT_FUZZ_DUMP");
+  if (path != nullptr) std::ofstream(path, std::ios::binary) << bytes;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -577,6 +586,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string file(profilers::gotrace::kHeader);
   for (const std::string& c : w.chunks()) file += c;
   file += t.dictionaries;
+  dump(file);
   const Parsed got = parse(file, size);
   check_events(w, got);
   check_dictionaries(t, got);
