@@ -23,9 +23,14 @@
 //   - one location per distinct PC;
 //   - sample types, samples (stack, one value per sample type, labels in
 //     order), period type, period, times, comments and default sample type
-//     read back exactly as fed.
+//     read back exactly as fed;
+//   - subtract_profiles(after, before), with `before` made of some of
+//     after's samples (same or other values) and some of its own, is the
+//     delta computed here (int64 sums wrapping as Go's do), and encodes
+//     as well.
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <cstdio>
@@ -35,6 +40,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "profilers/profile.h"
@@ -413,6 +419,67 @@ void dump(const std::string& bytes) {
   if (path != nullptr) std::ofstream(path, std::ios::binary) << bytes;
 }
 
+// random_before makes the earlier profile of a delta (`seconds=N`) from
+// `after`: some of its samples dropped, kept, or kept with other values,
+// and a few of its own.
+Profile random_before(fuzzin::Input& in, const Profile& after) {
+  Profile b;
+  b.sample_types = after.sample_types;
+  b.period_type = after.period_type;
+  b.period = after.period;
+  b.time_nanos = random_value(in);
+  for (const Sample& s : after.samples) {
+    switch (in.below(3)) {
+      case 0:
+        break;
+      case 1:
+        b.samples.push_back(s);
+        break;
+      default: {
+        Sample c = s;
+        for (int64_t& v : c.values) v = in.flag() ? v : random_value(in);
+        b.samples.push_back(std::move(c));
+      }
+    }
+  }
+  const Profile extra = random_profile(in);
+  for (uint32_t i = 0, n = in.below(3); i < n && i < extra.samples.size(); i++) {
+    Sample s = extra.samples[i];
+    s.values.resize(b.sample_types.size());
+    b.samples.push_back(std::move(s));
+  }
+  return b;
+}
+
+// check_delta checks subtract_profiles(after, before) against a delta
+// computed here: samples matched by (stack, labels), values summed with
+// int64 wrap-around as Go's pprof Merge sums them, all-zero sums dropped,
+// the rest in order of first appearance (after, then before).
+void check_delta(const Profile& after, const Profile& before, const Profile& d) {
+  using Key = std::tuple<std::vector<uintptr_t>, profilers::Labels, profilers::NumLabels>;
+  std::vector<std::pair<Key, std::vector<uint64_t>>> sums;
+  auto add = [&](const Sample& s, uint64_t sign) {
+    Key k{s.stack, s.labels, s.num_labels};
+    auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& e) { return e.first == k; });
+    if (it == sums.end()) it = sums.insert(sums.end(), {k, std::vector<uint64_t>(after.sample_types.size())});
+    for (size_t i = 0; i < it->second.size(); i++) it->second[i] += sign * static_cast<uint64_t>(s.values[i]);
+  };
+  for (const Sample& s : after.samples) add(s, 1);
+  for (const Sample& s : before.samples) add(s, ~uint64_t{0});
+  size_t at = 0;
+  for (const auto& [k, v] : sums) {
+    if (std::all_of(v.begin(), v.end(), [](uint64_t x) { return x == 0; })) continue;
+    check(at < d.samples.size(), "delta lost a sample", at);
+    const Sample& s = d.samples[at++];
+    check(Key{s.stack, s.labels, s.num_labels} == k, "delta sample out of order", at);
+    for (size_t i = 0; i < v.size(); i++)
+      check(static_cast<uint64_t>(s.values[i]) == v[i], "delta value", at, i);
+  }
+  check(at == d.samples.size(), "delta has a sample too many", d.samples.size(), at);
+  check(d.time_nanos == after.time_nanos && d.period == after.period, "delta time or period");
+  check(d.duration_nanos >= 0, "negative delta duration");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -421,5 +488,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string gz = profilers::encode_pprof(p);
   dump(gz);
   check_profile(p, gz);
+  if (in.empty()) return 0;
+  // The same profile as a delta, as /debug/pprof/heap?seconds=N serves it.
+  const Profile before = random_before(in, p);
+  const Profile delta = profilers::subtract_profiles(p, before);
+  check_delta(p, before, delta);
+  check_profile(delta, profilers::encode_pprof(delta));
   return 0;
 }
