@@ -17,7 +17,8 @@
 // could have written: procs start before running goroutines and stop idle;
 // goroutines are created, started on a started P with the next sequence
 // number, block (every block kind), yield, are unblocked from any stream,
-// call syscalls and end; GC cycles numbered from 0; heap sizes; user tasks,
+// call syscalls (some block, lose their P and come back with GoSysExit) and
+// end; CPU samples go into their own buffer as tracer.cpp writes them; GC cycles numbered from 0; heap sizes; user tasks,
 // regions and logs with arbitrary byte strings (empty, invalid UTF-8, up to
 // 1.5 MB); strings added to the dictionary and never used; stacks of 0–80
 // frames from real functions, unknown addresses and 0; timestamps moving
@@ -40,8 +41,9 @@
 //     with the text fed, and there is one Frequency record of 1e9;
 //   - a window cut out of the stream at a random time (write_trace_window)
 //     parses too, with timestamps raised to the cut, sequence numbers of the
-//     goroutines the cut declares renumbered and GC cycles counted from the
-//     cut's, and nothing else changed.
+//     goroutines the cut declares renumbered, GC cycles counted from the
+//     cut's and CPU samples from before the cut dropped, and nothing else
+//     changed.
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
@@ -79,6 +81,8 @@ void check(bool ok, const char* what, uint64_t a = 0, uint64_t b = 0) {
 }
 
 constexpr uint64_t kTicks = 1'000'000'000;
+constexpr uint64_t kCpuKey = uint64_t{1} << 62;  // the CPU samples' stream in Writer::fed() and Parsed
+constexpr int64_t kAnyTime = -1;                 // a fed event whose stamp is the batch's, not checked
 constexpr size_t kMaxEventBytes = kMaxRecordBytes;
 
 // ---- code addresses for the stacks ----
@@ -127,13 +131,27 @@ struct Event {
 // Writer is tracer.cpp's stream handling without the scheduler.
 class Writer final {
  public:
-  explicit Writer(int procs) : bufs_(static_cast<size_t>(procs) + 1) {}
+  explicit Writer(int procs) : bufs_(static_cast<size_t>(procs) + 2) {}
   ~Writer() {
     for (TraceBuffer* b : bufs_) delete b;
   }
 
-  // stream index: 0..procs-1 a P, procs the no-P stream.
-  uint64_t pid(size_t stream) const { return stream + 1 == bufs_.size() ? kNoP : stream; }
+  // stream index: 0..procs-1 a P, procs the no-P stream, procs+1 the CPU
+  // samples' (batch P 0, as Go writes them; the reader tells them apart by
+  // their type, so they are filed under kCpuKey).
+  size_t cpu_stream() const { return bufs_.size() - 1; }
+  uint64_t pid(size_t stream) const {
+    return stream == cpu_stream() ? 0 : stream + 2 == bufs_.size() ? kNoP : stream;
+  }
+  uint64_t key(size_t stream) const { return stream == cpu_stream() ? kCpuKey : pid(stream); }
+
+  // cpu_sample writes a CPU sample as tracer.cpp's cpu_sample does: stamped
+  // with the batch's last time, the sample's own time an argument.
+  void cpu_sample(int64_t ts, uint64_t p, uint64_t goid, uint32_t stk) {
+    TraceBuffer& b = room(cpu_stream(), ts, 4 * kMaxVarintBytes + 8);
+    b.event(kEvCPUSample, b.last_ts(), {static_cast<uint64_t>(ts), p, goid, stk});
+    fed_[kCpuKey].push_back(Event{kEvCPUSample, kAnyTime, {static_cast<uint64_t>(ts), p, goid, stk}, {}});
+  }
 
   void event(size_t stream, uint8_t type, int64_t ts, std::initializer_list<uint64_t> args,
              std::string_view log = {}, bool is_log = false) {
@@ -146,7 +164,7 @@ class Writer final {
     }
     // What the reader must see: ts, or the stream's last time if that is
     // later (a batch never goes back, nor does a stream's next batch).
-    std::vector<Event>& fed = fed_[pid(stream)];
+    std::vector<Event>& fed = fed_[key(stream)];
     const int64_t want = fed.empty() ? ts : std::max(ts, fed.back().ts);
     fed.push_back(Event{type, want, std::vector<uint64_t>(args), std::string(log)});
   }
@@ -157,7 +175,7 @@ class Writer final {
   }
 
   const std::vector<std::string>& chunks() const { return chunks_; }
-  const std::map<uint64_t, std::vector<Event>>& fed() const { return fed_; }
+  const std::map<uint64_t, std::vector<Event>>& fed() const { return fed_; }  // by key()
 
  private:
   TraceBuffer& room(size_t stream, int64_t ts, size_t need) {
@@ -176,11 +194,11 @@ class Writer final {
 
   std::vector<TraceBuffer*> bufs_;
   std::vector<std::string> chunks_;               // whole batches, in the order they filled
-  std::map<uint64_t, std::vector<Event>> fed_;  // by P id
+  std::map<uint64_t, std::vector<Event>> fed_;  // by key()
 };
 
 // The model of goroutines and procs that keeps the stream valid.
-enum class GState { kRunnable, kRunning, kWaiting, kDead };
+enum class GState { kRunnable, kRunning, kWaiting, kSysBlocked, kDead };
 struct Goroutine {
   uint64_t id;
   GState state;
@@ -305,6 +323,14 @@ void generate(fuzzin::Input& in, Trace& t, Writer& w, int procs) {
         }
         break;
       case 7: {
+        if (size_t g = pick(GState::kSysBlocked); g != SIZE_MAX && in.flag()) {
+          // Back from a blocking syscall (on a P that has no goroutine running).
+          if (!pr.started || running(p)) break;
+          Goroutine& gr = t.gs[g];
+          w.event(p, kEvGoSysExit, ts, {gr.id, ++gr.seq, static_cast<uint64_t>(ts - in.u8())});
+          gr.state = GState::kRunnable;
+          break;
+        }
         size_t g = pick(GState::kWaiting);
         if (g == SIZE_MAX) break;
         Goroutine& gr = t.gs[g];
@@ -359,10 +385,22 @@ void generate(fuzzin::Input& in, Trace& t, Writer& w, int procs) {
         }
         break;
       case 13:
-        random_string(in, t);  // dictionary churn: defined, never used
+        if (in.flag()) {
+          random_string(in, t);  // dictionary churn: defined, never used
+        } else {  // a CPU sample, taken a little earlier, of whatever runs on p (or nothing)
+          uint64_t goid = running(p) ? t.gs[pr.cur].id : 0;
+          w.cpu_sample(ts - in.u8(), in.flag() ? kNoP : p, goid, random_stack(in, t));
+        }
         break;
       case 14:
-        if (running(p)) w.event(p, kEvGoSysCall, ts, {random_stack(in, t)});
+        if (!running(p)) break;
+        w.event(p, kEvGoSysCall, ts, {random_stack(in, t)});
+        if (in.flag()) {  // the syscall blocks: the goroutine loses its P
+          ts += 1 + in.u8();
+          w.event(p, kEvGoSysBlock, ts, {});
+          t.gs[pr.cur].state = GState::kSysBlocked;
+          pr.cur = SIZE_MAX;
+        }
         break;
       default:
         if (!pr.started) break;
@@ -386,7 +424,7 @@ struct Read {
 };
 
 struct Parsed {
-  std::map<uint64_t, std::vector<Read>> events;  // by P id
+  std::map<uint64_t, std::vector<Read>> events;  // by P id; CPU samples under kCpuKey
   std::map<uint64_t, std::vector<uint64_t>> stacks;  // id → values after the count
   std::map<uint64_t, std::string> strings;
   std::vector<uint64_t> frequencies;
@@ -423,7 +461,8 @@ Parsed parse(std::string_view file, uint64_t split_seed) {
       default:
         check(in_batch, "event outside a batch", r.type);
         ts += static_cast<int64_t>(r.values[0]);
-        out.events[p].push_back({r.type, ts, std::vector<uint64_t>(r.values.begin() + 1, r.values.end()), std::string(r.text)});
+        out.events[r.type == kEvCPUSample ? kCpuKey : p].push_back(
+            {r.type, ts, std::vector<uint64_t>(r.values.begin() + 1, r.values.end()), std::string(r.text)});
         return true;
     }
   };
@@ -510,7 +549,8 @@ void check_events(const Writer& w, const Parsed& got) {
     check(rd.size() == evs.size(), "event count differs", p, rd.size());
     for (size_t i = 0; i < evs.size(); i++) {
       check(rd[i].type == evs[i].type, "event type differs", i, rd[i].type);
-      check(rd[i].ts == evs[i].ts, "timestamp differs", static_cast<uint64_t>(rd[i].ts), static_cast<uint64_t>(evs[i].ts));
+      check(evs[i].ts == kAnyTime || rd[i].ts == evs[i].ts, "timestamp differs", static_cast<uint64_t>(rd[i].ts),
+            static_cast<uint64_t>(evs[i].ts));
       check(rd[i].values == evs[i].args, "event arguments differ", i, rd[i].type);
       check(rd[i].text == evs[i].text, "UserLog message differs", i);
       check(i == 0 || rd[i].ts >= rd[i - 1].ts, "time goes back in a stream", i);
@@ -547,11 +587,15 @@ void check_window(fuzzin::Input& in, const Trace& t, const Writer& w, const Pars
   };
   for (const auto& [p, evs] : whole.events) {
     auto it = got.events.find(p);
+    if (p == kCpuKey && it == got.events.end()) continue;  // every sample before the cut
     check(it != got.events.end(), "window lost a stream", p);
+    std::vector<Read> kept;  // CPU samples taken before the cut are dropped
+    for (const Read& e : evs)
+      if (e.type != kEvCPUSample || static_cast<int64_t>(e.values[0]) >= from.ts) kept.push_back(e);
     const std::vector<Read>& rd = it->second;
-    check(rd.size() == evs.size(), "window event count differs", p, rd.size());
-    for (size_t i = 0; i < evs.size(); i++) {
-      Read want = evs[i];
+    check(rd.size() == kept.size(), "window event count differs", p, rd.size());
+    for (size_t i = 0; i < kept.size(); i++) {
+      Read want = kept[i];
       want.ts = std::max(want.ts, from.ts);
       if (carries_seq(want.type)) want.values[1] = renumber(want.values[0], want.values[1]);
       if (want.type == kEvGCStart) want.values[0] -= from.gc_seq;
