@@ -32,7 +32,7 @@ namespace profilers::trace {
 
 namespace {
 
-constexpr size_t kMaxStringBytes = 1'000'000;                    // the reader's limit
+constexpr size_t kMaxStringBytes = StringTable::kMaxBytes;       // the reader's limit
 constexpr uint64_t kSyntheticPcBase = uint64_t{1} << 60;        // above every code address
 
 void append_varint(std::string& out, uint64_t v) {
@@ -89,6 +89,20 @@ std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, 
       uint64_t pc, fn, file, line;
     };
     std::vector<Out> frames;
+    // add appends frame f found at return address pc, under the PC that
+    // stands for its (function, file, line) in the whole trace.
+    auto add = [&](const Frame& f, uintptr_t pc, int64_t line) {
+      FrameKey key{display_name(f.function).substr(0, kMaxStringBytes), f.file.substr(0, kMaxStringBytes), line};
+      auto it = pc_of.find(key);
+      if (it == pc_of.end()) {
+        uint64_t out_pc = pc;
+        if (pc_taken.count(out_pc) != 0) out_pc = next_synthetic++;
+        pc_taken[out_pc] = true;
+        it = pc_of.emplace(std::move(key), out_pc).first;
+      }
+      frames.push_back({it->second, strings.id(it->first.function), strings.id(it->first.file),
+                        static_cast<uint64_t>(std::max<int64_t>(it->first.line, 0))});
+    };
     bool leading = true;
     for (int i = 0; i < n; i++) {
       uintptr_t addr = pcs[i] - 1;
@@ -96,22 +110,14 @@ std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, 
       for (const Frame& f : fs) {
         if (leading && tracer_frame(f.function)) continue;
         leading = false;
-        FrameKey key{display_name(f.function).substr(0, kMaxStringBytes), f.file.substr(0, kMaxStringBytes), f.line};
-        auto it = pc_of.find(key);
-        if (it == pc_of.end()) {
-          uint64_t pc = pcs[i];
-          if (pc_taken.count(pc) != 0) pc = next_synthetic++;
-          pc_taken[pc] = true;
-          it = pc_of.emplace(std::move(key), pc).first;
-        }
-        frames.push_back({it->second, strings.id(it->first.function), strings.id(it->first.file),
-                          static_cast<uint64_t>(std::max<int64_t>(it->first.line, 0))});
+        add(f, pcs[i], f.line);
       }
     }
-    if (frames.empty()) {  // only tracer frames: keep the last so the id is defined
-      const Frame& f = Symbolizer::global().frames(pcs[n - 1] - 1).back();
-      frames.push_back({pcs[n - 1], strings.id(f.function), strings.id(f.file), 0});
-    }
+    // Only tracer frames: keep the last so the id is defined (line 0). It
+    // goes through the same PC assignment: its PC may already stand for
+    // another frame (the same function at its real line, in a stack where
+    // it was not leading), and cmd/trace keys frames by PC.
+    if (frames.empty()) add(Symbolizer::global().frames(pcs[n - 1] - 1).back(), pcs[n - 1], 0);
     if (frames.size() > 1000) frames.resize(1000);  // the reader's limit
     body.clear();
     append_varint(body, id);

@@ -72,6 +72,7 @@ void StackTable::for_each(const std::function<void(uint32_t, const uintptr_t*, i
 
 uint64_t StringTable::id(std::string_view s) {
   if (s.empty()) return 0;
+  s = s.substr(0, kMaxBytes);
   std::lock_guard<std::mutex> l(mu_);
   auto [it, added] = ids_.try_emplace(std::string(s), texts_.size() + 1);
   if (added) texts_.push_back(&it->first);

@@ -67,8 +67,15 @@ class StackTable final {
 // StringTable gives every distinct string an id from 1 (0 is the empty
 // string and is never defined). Thread-safe (a mutex: strings are looked up
 // at user annotations and when the trace stops, not per scheduling event).
+//
+// A string longer than kMaxBytes, the longest String record Go's parser
+// accepts, is cut to its first kMaxBytes (strings that agree that far share
+// an id): a task or region name of any length must not make the whole trace
+// unreadable. Go cuts its trace strings too, to the room left in its buffer.
 class StringTable final {
  public:
+  static constexpr size_t kMaxBytes = 1'000'000;
+
   uint64_t id(std::string_view s);
   // for_each calls fn(id, text) for every string, in id order.
   void for_each(const std::function<void(uint64_t, const std::string&)>& fn) const;
@@ -78,5 +85,11 @@ class StringTable final {
   std::unordered_map<std::string, uint64_t> ids_;  // guarded by mu_
   std::vector<const std::string*> texts_;          // guarded by mu_; texts_[id-1]
 };
+
+// encode_dictionaries returns the end of a trace (trace_dictionaries.cpp):
+// a Stack record for every stack in `stacks`, symbolized, a String record
+// for every string `strings` holds by then (the frames' names and files
+// included), and the Frequency record.
+std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, uint64_t ticks_per_second);
 
 }  // namespace profilers::trace

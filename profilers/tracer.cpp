@@ -68,10 +68,6 @@
 
 namespace profilers {
 
-namespace trace {
-std::string encode_dictionaries(const StackTable& stacks, StringTable& strings, uint64_t ticks_per_second);
-}  // namespace trace
-
 namespace {
 
 using namespace trace;
