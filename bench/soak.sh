@@ -141,10 +141,13 @@ warmup=$((secs / 2))
 # soak's ~8k requests/s is 500 KiB/s, twenty-five times that, and one per
 # ten requests still fails; the deliberate leak RELEASE_EVERY=0 (200
 # goroutines a second, a few KiB of stack each) is several hundred KiB/s of
-# RSS, and bench/README.md records that the soak fails it. The symbolizer's
-# per-PC cache as it was before this soak found it (a copy of every frame's
-# names per PC: 2–4 MB per profile round, ~50 KiB/s at one round a minute)
-# failed it too. What passes: steps of a few MB that stop. Noise: heap in
+# RSS, and bench/README.md records that the soak fails it (870 KiB/s).
+# What passes: steps of a few MB that stop. Not settled yet: gortd's RSS
+# still creeps by 7–22 KiB/s over the second half of a 10-minute run
+# (four runs, bench/README.md), near this bound, so a 10-minute soak can
+# fail on it; the cause is not pinned down (malloc'ed memory that CPU
+# profiles leave — caches that fill more and more slowly — and glibc arena
+# growth beyond it are the candidates). Noise: heap in
 # use is sampled at a random point of the collector's saw-tooth (between
 # the live heap and the goal, twice it at GOGC=100), so a sample is off by
 # up to the live heap (~10–20 MB here); over 60 s of 2-second samples that
