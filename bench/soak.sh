@@ -178,7 +178,7 @@ elif [[ -e $out ]]; then
     echo "$0: --out $out is not empty and not a soak's output; refusing to replace it" >&2
     exit 2
   fi
-  rm -rf "${out:?}"/* "$out"/.gort-soak
+  find "$out" -mindepth 1 -delete  # the previous soak's files, .stop-sampling included
 fi
 mkdir -p "$out/profiles"
 out=$(cd "$out" && pwd)
