@@ -39,6 +39,13 @@
 // Concurrency. libdwfl is not thread-safe, so the session is guarded by
 // dwfl_mu_; results are cached per PC in a map guarded by a reader-writer
 // lock, so the common case (a PC seen before) is a shared-lock hash probe.
+// The map holds a pointer per PC into a set of distinct frame lists: the
+// PCs of one source line in one inline chain all have the same frames, and
+// a CPU profile's leaf PCs are any instruction of the hot code, so a
+// service profiled every minute meets thousands of new PCs per profile for
+// hours. With a copy of the (long, demangled) names per PC that cost a few
+// KiB each — 2–4 MB of RSS per profile round in bench/soak.sh — where a
+// pointer costs a map node.
 // These are OS-level locks, which block the M, not just the goroutine. That
 // is acceptable because symbolization happens only while writing profiles
 // and dumps (handler goroutines, rarely), no critical section calls into the
@@ -75,6 +82,7 @@
 #include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "runtime/gort.h"
 
@@ -566,7 +574,7 @@ class Resolver {
     {
       std::shared_lock<std::shared_mutex> r(cache_mu_);
       auto it = cache_.find(pc);
-      if (it != cache_.end()) return it->second;
+      if (it != cache_.end()) return *it->second;
     }
     gort::BlockingSection blocking;
     std::lock_guard<std::mutex> s(dwfl_mu_);
@@ -574,11 +582,12 @@ class Resolver {
       // Another thread may have resolved pc while this one waited.
       std::shared_lock<std::shared_mutex> r(cache_mu_);
       auto it = cache_.find(pc);
-      if (it != cache_.end()) return it->second;
+      if (it != cache_.end()) return *it->second;
     }
     std::vector<Frame> fs = resolve_locked(pc);
     std::unique_lock<std::shared_mutex> w(cache_mu_);
-    return cache_.emplace(pc, std::move(fs)).first->second;
+    const std::vector<Frame>* shared = &*distinct_.insert(std::move(fs)).first;
+    return *cache_.emplace(pc, shared).first->second;
   }
 
   // function_name returns the innermost function at pc, as Go's
@@ -589,7 +598,7 @@ class Resolver {
     {
       std::shared_lock<std::shared_mutex> r(cache_mu_);
       auto it = cache_.find(pc);
-      if (it != cache_.end()) return known(it->second.front()) ? it->second.front().function : std::string();
+      if (it != cache_.end()) return known(it->second->front()) ? it->second->front().function : std::string();
     }
     gort::BlockingSection blocking;
     std::lock_guard<std::mutex> s(dwfl_mu_);
@@ -654,10 +663,34 @@ class Resolver {
   Dwfl* dwfl_ = nullptr;  // guarded by dwfl_mu_; created on first lookup
   DwarfIndexes indexes_;  // guarded by dwfl_mu_
 
+  // FramesHash and FramesEqual compare whole frame lists, every field.
+  struct FramesHash {
+    size_t operator()(const std::vector<Frame>& fs) const noexcept {
+      std::hash<std::string> h;
+      size_t x = fs.size();
+      for (const Frame& f : fs)
+        for (size_t v : {h(f.function), h(f.system_name), h(f.file), static_cast<size_t>(f.line),
+                         static_cast<size_t>(f.start_line), static_cast<size_t>(f.entry)})
+          x = x * 1000003 ^ v;
+      return x;
+    }
+  };
+  struct FramesEqual {
+    bool operator()(const std::vector<Frame>& a, const std::vector<Frame>& b) const noexcept {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Frame& x, const Frame& y) {
+        return x.function == y.function && x.system_name == y.system_name && x.file == y.file && x.line == y.line &&
+               x.start_line == y.start_line && x.entry == y.entry;
+      });
+    }
+  };
+
   std::shared_mutex cache_mu_;
-  // guarded by cache_mu_; entries are never erased, so references to the
-  // vectors stay valid (unordered_map keeps nodes in place on rehash).
-  std::unordered_map<uintptr_t, std::vector<Frame>> cache_;
+  // Both guarded by cache_mu_. Nothing is ever erased, and both containers
+  // keep their nodes in place on rehash, so the references frames() hands
+  // out stay valid: distinct_ holds each distinct frame list once, cache_
+  // maps a PC to its list in distinct_.
+  std::unordered_set<std::vector<Frame>, FramesHash, FramesEqual> distinct_;
+  std::unordered_map<uintptr_t, const std::vector<Frame>*> cache_;
 };
 
 namespace {
