@@ -51,7 +51,7 @@ double metric_of(const Gortd& g, const std::string& series) { return metric_valu
 // Idle is gortd with nothing to do, seen from one /metrics request.
 struct Idle {
   double goroutines = -1;
-  int fds = -1;
+  int sockets = -1;
 };
 
 Idle idle_state(const Gortd& g) {
@@ -60,19 +60,20 @@ Idle idle_state(const Gortd& g) {
   // returned yet when the next request counts: the least of a few counts.
   double goroutines = metric_of(g, "go_goroutines");
   for (int i = 0; i < 4; i++) goroutines = std::min(goroutines, metric_of(g, "go_goroutines"));
-  return {goroutines, open_fds(g.pid())};
+  return {goroutines, open_sockets(g.pid())};
 }
 
 // expect_back_to_idle waits until only the asking connection is open and
-// goroutines and descriptors are what they were.
+// goroutines and sockets are what they were.
 void expect_back_to_idle(const Gortd& g, const Idle& before) {
   double v = -1;
   BOOST_TEST(eventually([&] { return (v = metric_of(g, "gort_http_open_connections")) == 1; }), "open " << v);
-  BOOST_TEST(eventually([&] { return (v = metric_of(g, "go_goroutines")) == before.goroutines; }),
+  // (<=: the baseline may still have counted a goroutine on its way out.)
+  BOOST_TEST(eventually([&] { return (v = metric_of(g, "go_goroutines")) <= before.goroutines; }),
              "go_goroutines " << v << ", want " << before.goroutines);
   int fds = -1;
-  BOOST_TEST(eventually([&] { return (fds = open_fds(g.pid())) == before.fds; }),
-             "gortd has " << fds << " descriptors open, " << before.fds << " before");
+  BOOST_TEST(eventually([&] { return (fds = open_sockets(g.pid())) == before.sockets; }),
+             "gortd has " << fds << " sockets open, " << before.sockets << " before");
 }
 
 // unexpected_log_lines returns the lines of gortd's stderr that are none of
@@ -104,7 +105,7 @@ BOOST_AUTO_TEST_SUITE(descriptor_limit)
 BOOST_AUTO_TEST_CASE(emfile_backs_off_and_recovers) {
   Gortd g({"--stats-interval", "0"}, {}, kNoFile);
   const Idle before = idle_state(g);
-  BOOST_TEST_MESSAGE("gortd with RLIMIT_NOFILE " << kNoFile << ": " << before.fds << " descriptors open when idle");
+  BOOST_TEST_MESSAGE("gortd with RLIMIT_NOFILE " << kNoFile << ": " << open_fds(g.pid()) << " descriptors open when idle");
   ClientFleet f;
   for (int i = 0; i < kCrowd; i++) f.send(f.open(g.port()), kKeepAliveGet);
   auto answered = [&] {

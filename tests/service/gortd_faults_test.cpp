@@ -5,7 +5,7 @@
 //     (FIN and RST): gortd stays up, the profile or trace stops within a
 //     poll slice (the next one is accepted, not 409), the next one is read
 //     by Go's tools (go tool pprof -raw, go tool trace -d), and the metrics come back to their idle values: nothing
-//     in flight, one open connection, the same descriptors and goroutines;
+//     in flight, one open connection, the same sockets and goroutines;
 //   - GOMEMLIMIT far below the live heap: the GC CPU limiter engages and
 //     holds the collector near half the CPU, and / and /metrics answer;
 //   - SIGTERM under load (sleeping, working, pipelining, idle and slow
@@ -71,10 +71,10 @@ double metric_of(const Gortd& g, const std::string& series) { return metric_valu
 
 // Idle is what an idle gortd looks like from a /metrics request: that
 // request in flight and its connection open, and a fixed set of goroutines
-// and descriptors.
+// and sockets.
 struct Idle {
   double goroutines = -1;
-  int fds = -1;
+  int sockets = -1;
 };
 
 Idle idle_state(const Gortd& g) {
@@ -83,21 +83,22 @@ Idle idle_state(const Gortd& g) {
   // returned yet when the next request counts: the least of a few counts.
   double goroutines = metric_of(g, "go_goroutines");
   for (int i = 0; i < 4; i++) goroutines = std::min(goroutines, metric_of(g, "go_goroutines"));
-  return {goroutines, open_fds(g.pid())};
+  return {goroutines, open_sockets(g.pid())};
 }
 
 // expect_back_to_idle waits until gortd is as it was: nothing in flight
 // besides the asking request, one open connection (the asking one), the same
-// goroutines and descriptors; and /metrics passes promtool.
+// goroutines and sockets; and /metrics passes promtool.
 void expect_back_to_idle(const Gortd& g, const Idle& before) {
   double v = -1;
   BOOST_TEST(eventually([&] { return (v = metric_of(g, "http_requests_in_flight")) == 1; }), "in flight " << v);
   BOOST_TEST(eventually([&] { return (v = metric_of(g, "gort_http_open_connections")) == 1; }), "open " << v);
-  BOOST_TEST(eventually([&] { return (v = metric_of(g, "go_goroutines")) == before.goroutines; }),
+  // (<=: the baseline may still have counted a goroutine on its way out.)
+  BOOST_TEST(eventually([&] { return (v = metric_of(g, "go_goroutines")) <= before.goroutines; }),
              "go_goroutines " << v << ", want " << before.goroutines);
   int fds = -1;
-  BOOST_TEST(eventually([&] { return (fds = open_fds(g.pid())) == before.fds; }),
-             "gortd has " << fds << " descriptors open, " << before.fds << " before");
+  BOOST_TEST(eventually([&] { return (fds = open_sockets(g.pid())) == before.sockets; }),
+             "gortd has " << fds << " sockets open, " << before.sockets << " before");
   const std::string promtool = PROMTOOL_PATH;
   if (!promtool.empty()) {
     std::string out;
@@ -106,8 +107,9 @@ void expect_back_to_idle(const Gortd& g, const Idle& before) {
 }
 
 // warm_up_symbolizer makes gortd open what its symbolizer keeps for good
-// (libdwfl's session: the ELF files of gortd and its libraries, a socket
-// pair), so that descriptors counted after it are the connections'.
+// (libdwfl's session: a socket pair, and the ELF files of the objects it
+// has symbolized so far), so that sockets counted after it are the
+// connections'.
 void warm_up_symbolizer(const Gortd& g) {
   BOOST_REQUIRE(get(g.port(), "/debug/pprof/goroutine?debug=2").status == 200);
   BOOST_REQUIRE(get_within(g.port(), "/debug/pprof/trace?seconds=0.1", kPatience).status == 200);
@@ -343,15 +345,18 @@ BOOST_AUTO_TEST_SUITE(memory_limit)
 BOOST_AUTO_TEST_CASE(gomemlimit_far_below_the_live_heap) {
   constexpr int kProcs = 2;
   Gortd g({"--stats-interval", "0"}, {"GOMEMLIMIT=8MiB", "GOMAXPROCS=2"});
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false}, built{false};
   std::atomic<int64_t> allocs{0}, failures{0};
-  // Two clients keep replacing kept lists of ~12 MiB (8 MiB of 64-byte
-  // payloads and their nodes): a live heap of 8 lists, ~100 MiB.
+  // Two clients build a live heap of 8 kept lists of ~12 MiB (8 MiB of
+  // 64-byte payloads and their nodes), ~100 MiB; then they allocate 64 KiB
+  // lists they drop. The heap then grows slowly, so GOGC's cycles (which
+  // the limiter does not hold, in Go either) are rare, while the memory
+  // limit asks for a cycle at every allocation: the limiter's case.
   std::vector<std::thread> clients;
   for (int i = 0; i < 2; i++)
     clients.emplace_back([&] {
       while (!stop.load()) {
-        Reply r = get_within(g.port(), "/alloc?kb=8192&keep=8", kPatience);
+        Reply r = get_within(g.port(), built.load() ? "/alloc?kb=64" : "/alloc?kb=8192&keep=8", kPatience);
         (r.status == 200 ? allocs : failures).fetch_add(1);
       }
     });
@@ -372,8 +377,12 @@ BOOST_AUTO_TEST_CASE(gomemlimit_far_below_the_live_heap) {
   std::string m;
   BOOST_TEST_REQUIRE(eventually([&] {
     m = metrics_of(g);
-    return metric_value(m, "gort_gc_cpu_limiter_active") == 1 &&
-           metric_value(m, "gort_gc_heap_live_bytes") > 64.0 * (1 << 20);
+    return metric_value(m, "gort_gc_heap_live_bytes") > 80.0 * (1 << 20);
+  }, 120s), "the live heap never grew:\n" << m);
+  built.store(true);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    m = metrics_of(g);
+    return metric_value(m, "gort_gc_cpu_limiter_active") == 1;
   }, 120s), "the CPU limiter never held the collector:\n" << m);
   BOOST_TEST(metric_value(m, "go_gc_gomemlimit_bytes") == 8 << 20);
 

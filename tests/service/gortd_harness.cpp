@@ -259,15 +259,27 @@ unsigned long fd_limit() {
   return rl.rlim_cur;
 }
 
-int open_fds(pid_t pid) {
-  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+namespace {
+// count_fds counts the entries of /proc/PID/fd whose link starts with
+// prefix ("" for all); -1 if the process is gone.
+int count_fds(pid_t pid, const std::string& prefix) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = opendir(dir.c_str());
   if (d == nullptr) return -1;
   int n = 0;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') n++;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char link[256];
+    ssize_t len = readlink((dir + "/" + e->d_name).c_str(), link, sizeof link - 1);
+    if (len >= 0 && std::string(link, static_cast<size_t>(len)).rfind(prefix, 0) == 0) n++;
+  }
   closedir(d);
   return n;
 }
+}  // namespace
+
+int open_fds(pid_t pid) { return count_fds(pid, ""); }
+int open_sockets(pid_t pid) { return count_fds(pid, "socket:"); }
 
 long rss_kb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

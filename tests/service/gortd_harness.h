@@ -89,8 +89,11 @@ void raise_fd_limit();
 // fd_limit returns RLIMIT_NOFILE's soft limit.
 unsigned long fd_limit();
 
-// open_fds counts a process's open descriptors (/proc/PID/fd; -1 if gone).
+// open_fds counts a process's open descriptors (/proc/PID/fd; -1 if gone);
+// open_sockets only its sockets (a leaked connection is one, while files a
+// profiler's symbolizer opens on first use and keeps are not).
 int open_fds(pid_t pid);
+int open_sockets(pid_t pid);
 // rss_kb reads a process's resident set size (/proc/PID/status VmRSS; -1 if gone).
 long rss_kb(pid_t pid);
 
