@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(over_the_cap_gets_503_while_out_of_descriptors) {
   for (size_t c = 0; c < f.size(); c++) {
     BOOST_TEST(f[c].partial.empty(), "connection " << c);
     if (f[c].ended) {
-      BOOST_TEST(f[c].replies.size() == 1);
+      BOOST_TEST_REQUIRE(f[c].replies.size() == 1u, "connection " << c << " ended with error " << f[c].error);
       BOOST_TEST(f[c].replies[0].body == "too many open connections (limit 16)\n");
       BOOST_TEST(f[c].replies[0].header("connection") == "close");
     }

@@ -512,7 +512,12 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load) {
   BOOST_TEST(half_written == 0);
   int slow_408 = 0;
   for (size_t c = 0; c < kind.size(); c++)
-    if (kind[c] == kSlow) slow_408 += f[c].replies.size() == 1 && f[c].replies[0].status == 408;
+    if (kind[c] == kSlow) {
+      slow_408 += f[c].replies.size() == 1 && f[c].replies[0].status == 408;
+      BOOST_TEST_MESSAGE("slow client " << c << ": " << f[c].replies.size() << " replies"
+                         << (f[c].replies.empty() ? "" : ", status " + std::to_string(f[c].replies[0].status))
+                         << ", error " << f[c].error << ", " << f[c].bytes_in << " bytes in");
+    }
   BOOST_TEST(slow_408 == 2, "the clients halfway through a request get 408 at the read timeout");
   for (size_t c : late) BOOST_TEST(f[c].error == ECONNREFUSED);
   BOOST_TEST(after_signal > 0);
