@@ -145,6 +145,13 @@ AccessLog::~AccessLog() {
   if (logger_) logger_->flush();
 }
 
+void AccessLog::close() {
+  // The thread pool's destructor queues a stop for its thread behind every
+  // line already queued and joins it: the lines are written when it returns.
+  logger_.reset();
+  pool_.reset();
+}
+
 void AccessLog::on_request(const RequestRecord& r) { logger_->info(format(r, json_)); }
 
 void AccessLog::reopen() {

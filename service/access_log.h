@@ -40,6 +40,10 @@ class AccessLog final : public RequestObserver {
   void on_request(const RequestRecord& r) override;
   // reopen closes and reopens the file (no-op for standard output).
   void reopen();
+  // close writes out every queued line and stops the writer thread; call it
+  // only when no request can be logged any more (graceful shutdown, after
+  // the last connection closed).
+  void close();
   // dropped is how many lines the full queue dropped.
   uint64_t dropped() const;
 

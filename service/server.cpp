@@ -307,6 +307,11 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   s.listeners.clear();
   if (s.recorder) s.recorder->stop();
   s.abandoned = s.tracker.open();
+  // Every request has been answered and queued its access log line; write
+  // them out before the process exits, which would end the log's writer
+  // thread with lines still queued. (With connections abandoned the log
+  // stays open: they may still log.)
+  if (s.access_log && s.abandoned == 0) s.access_log->close();
   if (s.abandoned > 0)
     std::fprintf(stderr, "gortd: shutdown timeout: abandoning %lld connection(s)\n",
                  static_cast<long long>(s.abandoned));

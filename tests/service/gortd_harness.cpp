@@ -3,6 +3,7 @@
 #include "gortd_harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -82,7 +83,7 @@ Reply parse_reply(const std::string& raw) {
   return r;
 }
 
-Gortd::Gortd(std::vector<std::string> args, std::vector<std::string> env) {
+Gortd::Gortd(std::vector<std::string> args, std::vector<std::string> env, unsigned long nofile) {
   bool has_addr = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("--addr", 0) == 0; });
   bool has_debug = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("--debug-addr", 0) == 0; });
   if (!has_addr) {
@@ -99,6 +100,11 @@ Gortd::Gortd(std::vector<std::string> args, std::vector<std::string> env) {
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
+    close_range(3, ~0U, 0);
+    if (nofile != 0) {
+      rlimit rl{nofile, nofile};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+    }
     for (const std::string& e : env) putenv(strdup(e.c_str()));
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(GORTD_PATH));
@@ -245,6 +251,41 @@ void raise_fd_limit() {
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+unsigned long fd_limit() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_cur;
+}
+
+namespace {
+// count_fds counts the entries of /proc/PID/fd whose link starts with
+// prefix ("" for all); -1 if the process is gone.
+int count_fds(pid_t pid, const std::string& prefix) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char link[256];
+    ssize_t len = readlink((dir + "/" + e->d_name).c_str(), link, sizeof link - 1);
+    if (len >= 0 && std::string(link, static_cast<size_t>(len)).rfind(prefix, 0) == 0) n++;
+  }
+  closedir(d);
+  return n;
+}
+}  // namespace
+
+int open_fds(pid_t pid) { return count_fds(pid, ""); }
+int open_sockets(pid_t pid) { return count_fds(pid, "socket:"); }
+
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
 }
 
 }  // namespace gortd_test

@@ -38,9 +38,13 @@ Reply parse_reply(const std::string& raw);
 // Gortd runs gortd with args (plus --addr 127.0.0.1:0 unless args has
 // --addr) and env additions; the constructor waits (up to kPatience) for
 // its "listening on" line(s). The destructor kills it if it is still running.
+// nofile, when not 0, is gortd's RLIMIT_NOFILE (soft and hard), set in the
+// child before exec. The child keeps only stdin, stdout and stderr of the
+// test's descriptors, so a test holding many sockets starts a gortd with
+// none of them.
 class Gortd {
  public:
-  explicit Gortd(std::vector<std::string> args = {}, std::vector<std::string> env = {});
+  explicit Gortd(std::vector<std::string> args = {}, std::vector<std::string> env = {}, unsigned long nofile = 0);
   ~Gortd();
   Gortd(const Gortd&) = delete;
   Gortd& operator=(const Gortd&) = delete;
@@ -82,6 +86,16 @@ int promtool_check_metrics(const std::string& promtool, const std::string& expos
 
 // raise_fd_limit raises RLIMIT_NOFILE to its hard limit.
 void raise_fd_limit();
+// fd_limit returns RLIMIT_NOFILE's soft limit.
+unsigned long fd_limit();
+
+// open_fds counts a process's open descriptors (/proc/PID/fd; -1 if gone);
+// open_sockets only its sockets (a leaked connection is one, while files a
+// profiler's symbolizer opens on first use and keeps are not).
+int open_fds(pid_t pid);
+int open_sockets(pid_t pid);
+// rss_kb reads a process's resident set size (/proc/PID/status VmRSS; -1 if gone).
+long rss_kb(pid_t pid);
 
 // eventually polls pred every 5 ms until it holds (true) or limit passes
 // (false). The integration tests wait for conditions — a log line, a

@@ -232,15 +232,6 @@ BOOST_AUTO_TEST_CASE(bad_trace_parameters_answer_400) {
   BOOST_TEST(get(g.port(), "/debug/pprof/flightrecorder").status == 404);  // off unless --flight-recorder
 }
 
-// rss_kb reads a process's resident set size.
-long rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
 BOOST_AUTO_TEST_CASE(ten_seconds_at_1000_connections_stay_valid_and_bounded) {
   raise_fd_limit();
   Gortd g({"--stats-interval", "0", "--max-conns", "4000"});
