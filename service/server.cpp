@@ -79,6 +79,11 @@ struct Server::State {
   std::unique_ptr<profilers::FlightRecorder> recorder;
   std::unique_ptr<SlowRequestSnapshots> slow_requests;
   std::unique_ptr<AccessLog> access_log;
+  // hup waits for SIGHUP on start_reopen_on_sighup's goroutine; cancelled
+  // at shutdown so that goroutine returns (and frees what it holds) rather
+  // than being discarded parked when the process exits.
+  std::unique_ptr<boost::asio::signal_set> hup;
+  std::atomic<bool> hup_exited{false};
   std::vector<RequestObserver*> observers;
   int64_t abandoned = 0;  // connections still busy when shutdown gave up (set once by run)
 
@@ -161,8 +166,12 @@ bool Server::State::start_capture_and_logs() {
 // start_reopen_on_sighup reopens the access log on every SIGHUP
 // (logrotate's postrotate), on a goroutine of its own.
 void Server::State::start_reopen_on_sighup() {
-  auto hup = std::make_shared<boost::asio::signal_set>(gort::io_context(), SIGHUP);
-  gort::go([this, hup] {
+  hup = std::make_unique<boost::asio::signal_set>(gort::io_context(), SIGHUP);
+  gort::go([this] {
+    struct Exited {
+      std::atomic<bool>& flag;
+      ~Exited() { flag.store(true); }
+    } exited{hup_exited};
     while (!stopping.load()) {
       bool got = false;
       gort::await_io([&](gort::IoWaker wake) {
@@ -312,6 +321,12 @@ int Server::run(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
   // thread with lines still queued. (With connections abandoned the log
   // stays open: they may still log.)
   if (s.access_log && s.abandoned == 0) s.access_log->close();
+  if (s.hup) {
+    boost::system::error_code ignored;
+    s.hup->cancel(ignored);  // the SIGHUP goroutine wakes and returns
+    int64_t give_up = gort::nanotime() + kAcceptorExitWaitNs;
+    while (!s.hup_exited.load() && gort::nanotime() < give_up) gort::sleep_ms(kDrainPollMs);
+  }
   if (s.abandoned > 0)
     std::fprintf(stderr, "gortd: shutdown timeout: abandoning %lld connection(s)\n",
                  static_cast<long long>(s.abandoned));

@@ -242,14 +242,14 @@ BOOST_AUTO_TEST_CASE(mid_reply) {
   BOOST_TEST(whole.complete);
 }
 
-// A 10-minute CPU profile whose client hangs up, with FIN and with RST:
+// A 5-minute CPU profile (--max-profile-duration's default) whose client hangs up, with FIN and with RST:
 // the profile stops within a poll slice (the next one is not refused with
 // 409 for long), counted as 499, and the next profile opens in go tool pprof.
 BOOST_AUTO_TEST_CASE(mid_cpu_profile) {
   Gortd g({"--stats-interval", "0"});
   warm_up_symbolizer(g);
   const Idle before = idle_state(g);
-  const std::string req = "GET /debug/pprof/profile?seconds=600 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string req = "GET /debug/pprof/profile?seconds=300 HTTP/1.1\r\nHost: x\r\n\r\n";
   int abandoned = 0;
   for (bool reset : {false, true}) {
     auto start_long_profile = [&] {
@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(mid_cpu_profile) {
   expect_back_to_idle(g, before);
 }
 
-// A 10-minute execution trace, streamed, whose client hangs up after the
+// A 5-minute execution trace, streamed, whose client hangs up after the
 // first bytes: FIN and RST on the binary stream, RST on the JSON one. The
 // trace stops (the next one is accepted) and the next one passes Go's
 // trace parser.
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(mid_trace) {
   for (Case c : {Case{"binary", false}, Case{"binary", true}, Case{"json", true}}) {
     int fd = connect_to(g.port());
     BOOST_REQUIRE(fd >= 0);
-    send_all(fd, std::string("GET /debug/pprof/trace?seconds=600&format=") + c.format + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_all(fd, std::string("GET /debug/pprof/trace?seconds=300&format=") + c.format + " HTTP/1.1\r\nHost: x\r\n\r\n");
     // The header goes out once the trace has started; then the binary
     // stream's first batch (the JSON converter holds its output longer).
     const size_t body_bytes = std::string(c.format) == "binary" ? 64 : 0;
