@@ -510,15 +510,19 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load) {
     BOOST_TEST(conn.ended_by_peer, "connection " << c << " was closed by gortd");
   }
   BOOST_TEST(half_written == 0);
-  int slow_408 = 0;
+  // A client halfway through a request gets 408 at the read timeout, or, if
+  // the drain came before gortd read its first bytes (the connection was
+  // still idle, as Go's Shutdown counts it), a clean close with nothing sent.
+  int slow_ok = 0;
   for (size_t c = 0; c < kind.size(); c++)
     if (kind[c] == kSlow) {
-      slow_408 += f[c].replies.size() == 1 && f[c].replies[0].status == 408;
+      slow_ok += (f[c].replies.size() == 1 && f[c].replies[0].status == 408) ||
+                 (f[c].replies.empty() && f[c].bytes_in == 0 && f[c].error == 0);
       BOOST_TEST_MESSAGE("slow client " << c << ": " << f[c].replies.size() << " replies"
                          << (f[c].replies.empty() ? "" : ", status " + std::to_string(f[c].replies[0].status))
                          << ", error " << f[c].error << ", " << f[c].bytes_in << " bytes in");
     }
-  BOOST_TEST(slow_408 == 2, "the clients halfway through a request get 408 at the read timeout");
+  BOOST_TEST(slow_ok == 2, "the clients halfway through a request get 408 or a clean close");
   for (size_t c : late) BOOST_TEST(f[c].error == ECONNREFUSED);
   BOOST_TEST(after_signal > 0);
 
